@@ -1,0 +1,305 @@
+#pragma once
+/// stackless::channel<T>: Stackless channels (SEMANTICS.md Part B section 4) as cheap
+/// reference-counted handles, like Go's `chan T` (A4). Without a capacity a channel is a
+/// rendezvous: a send waits for a receiver and the value moves straight from the sender's
+/// frame into the receiver's. With a capacity it is Go's buffered channel.
+///
+///   stackless::channel<std::string> ch;
+///   co_await ch.send("cluck");              // in a tasklet
+///   std::string s = ch.receive().wait();   // in main
+///
+/// When the last handle goes, tasklets still blocked on the channel are killed (CH-13).
+
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <utility>
+
+#include <stackless/errors.hpp>
+#include <stackless/task.hpp>
+#include <stackless/tasklet.hpp>
+#include <stackless/detail/channel_core.hpp>
+#include <stackless/detail/operation.hpp>
+#include <stackless/detail/scheduler.hpp>
+#include <stackless/detail/source_site.hpp>
+
+namespace stackless {
+
+/// any_channel: an untyped handle to a channel of any element type, for callbacks and
+/// introspection. It can observe and close the channel, not send or receive.
+class any_channel {
+ public:
+  any_channel() noexcept = default;
+  explicit any_channel(detail::channel_core* core) noexcept : core_(core) {
+    if (core_ != nullptr) {
+      core_->add_ref();
+    }
+  }
+  any_channel(const any_channel& other) noexcept : any_channel(other.core_) {}
+  any_channel(any_channel&& other) noexcept : core_(std::exchange(other.core_, nullptr)) {}
+  any_channel& operator=(any_channel other) noexcept {
+    std::swap(core_, other.core_);
+    return *this;
+  }
+  ~any_channel() {
+    if (core_ != nullptr) {
+      core_->drop_ref();
+    }
+  }
+
+  explicit operator bool() const noexcept { return core_ != nullptr; }
+  friend bool operator==(const any_channel& a, const any_channel& b) noexcept {
+    return a.core_ == b.core_;
+  }
+
+  /// balance: senders waiting (> 0) or minus receivers waiting (< 0), plus buffered values.
+  int balance() const { return checked().balance(); }
+  bool closing() const { return checked().closing(); }
+  bool closed() const { return checked().closed(); }
+  std::uint64_t id() const { return checked().id(); }
+  std::string name() const { return checked().name(); }
+  /// close: see channel<T>::close().
+  void close() const { checked().close(); }
+
+  detail::channel_core* core() const noexcept { return core_; }
+
+ protected:
+  detail::channel_core& checked() const {
+    if (core_ == nullptr) {
+      throw runtime_error("operation on an empty channel handle");
+    }
+    return *core_;
+  }
+
+  detail::channel_core* core_ = nullptr;
+};
+
+/// A channel callback runs for every send and receive (CH-12), before the operation,
+/// with `will_block` telling whether it will block. A channel operation inside the callback
+/// fails with runtime_error ("Recursive channel call due to callbacks!").
+using channel_callback = std::function<void(const any_channel& channel, const tasklet& who,
+                                            bool sending, bool will_block)>;
+/// set_channel_callback installs `callback` for the whole process (an empty function removes
+/// it) and returns the previous one.
+channel_callback set_channel_callback(channel_callback callback);
+
+namespace detail {
+
+/// One channel operation as an awaiter: the registration (waiter) lives here.
+template <class Derived>
+class channel_operation : public operation<Derived> {
+ public:
+  bool await_ready() const noexcept { return false; }
+
+  bool await_suspend(std::coroutine_handle<> h) {
+    scheduler& s = scheduler::current();
+    tasklet_node* me = s.running();
+    me->resume_point = h;
+    waiter_.tasklet = me;
+    switch (waiter_.channel->operate(waiter_, true)) {
+      case op_result::done:
+        return s.tick();
+      case op_result::failed:
+        return false;
+      default:
+        return true;
+    }
+  }
+
+ protected:
+  channel_operation(channel_core* core, direction dir, void* data, source_site site) {
+    if (core == nullptr) {
+      throw runtime_error("operation on an empty channel handle");
+    }
+    waiter_.channel = core;
+    waiter_.dir = dir;
+    waiter_.data = data;
+    waiter_.site = site;
+  }
+  channel_operation(const channel_operation&) = delete;
+  channel_operation& operator=(const channel_operation&) = delete;
+
+  waiter waiter_;
+};
+
+template <class T>
+class [[nodiscard("co_await it, or call .wait() from main")]] send_awaiter
+    : public channel_operation<send_awaiter<T>> {
+ public:
+  send_awaiter(channel_core* core, T* value, source_site site)
+      : channel_operation<send_awaiter<T>>(core, direction::send, value, site) {}
+  send_awaiter(channel_core* core, std::exception_ptr error, source_site site)
+      : channel_operation<send_awaiter<T>>(core, direction::send, nullptr, site),
+        error_(std::move(error)) {
+    this->waiter_.data = &error_;
+    this->waiter_.sends_exception = true;
+  }
+  void await_resume() const { rethrow_bomb(this->waiter_.tasklet); }
+  void copy_instead_of_move() noexcept { this->waiter_.copies = true; }
+
+ private:
+  std::exception_ptr error_;
+};
+
+template <class T, bool ThrowOnClose>
+class [[nodiscard("co_await it, or call .wait() from main")]] receive_awaiter
+    : public channel_operation<receive_awaiter<T, ThrowOnClose>> {
+ public:
+  receive_awaiter(channel_core* core, source_site site)
+      : channel_operation<receive_awaiter<T, ThrowOnClose>>(core, direction::receive, nullptr,
+                                                             site) {
+    this->waiter_.data = &slot_;
+  }
+  auto await_resume() {
+    rethrow_bomb(this->waiter_.tasklet);
+    if constexpr (ThrowOnClose) {
+      if (!slot_) {
+        throw channel_closed();
+      }
+      return T(std::move(*slot_));
+    } else {
+      return std::move(slot_);
+    }
+  }
+
+ private:
+  std::optional<T> slot_;
+};
+
+template <class T>
+class typed_channel_core final : public channel_core {
+ public:
+  explicit typed_channel_core(std::size_t capacity)
+      : channel_core(capacity),
+        ring_(capacity > 0 ? std::make_unique<std::optional<T>[]>(capacity) : nullptr) {}
+
+  void move_value(void* receiver_slot, void* sender_value, bool copy) override {
+    transfer(*static_cast<std::optional<T>*>(receiver_slot), sender_value, copy);
+  }
+  void buffer_push(void* sender_value, bool copy) override {
+    transfer(ring_[(first_ + buffered_) % capacity()], sender_value, copy);
+    ++buffered_;
+  }
+  void buffer_pop(void* receiver_slot) override {
+    std::optional<T>& front = ring_[first_];
+    static_cast<std::optional<T>*>(receiver_slot)->emplace(std::move(*front));
+    front.reset();
+    first_ = (first_ + 1) % capacity();
+    --buffered_;
+  }
+
+ private:
+  static void transfer(std::optional<T>& to, void* from, bool copy) {
+    if constexpr (std::is_copy_constructible_v<T>) {
+      if (copy) {
+        to.emplace(*static_cast<const T*>(from));
+        return;
+      }
+    }
+    to.emplace(std::move(*static_cast<T*>(from)));
+  }
+
+  std::unique_ptr<std::optional<T>[]> ring_;
+  std::size_t first_ = 0;
+};
+
+}  // namespace detail
+
+template <class T>
+class channel : public any_channel {
+ public:
+  using value_type = T;
+
+  /// An unbuffered (rendezvous) channel with Stackless semantics.
+  channel() : any_channel() { core_ = new detail::typed_channel_core<T>(0); }
+  /// A buffered channel holding up to `capacity` values (Go semantics); 0 is unbuffered.
+  explicit channel(std::size_t capacity) : any_channel() {
+    core_ = new detail::typed_channel_core<T>(capacity);
+  }
+
+  /// send delivers `value` to a receiver, blocking until one takes it (CH-3, CH-4). Throws
+  /// channel_closed if the channel is closing and the send would block.
+  detail::send_awaiter<T> send(T&& value,
+                               detail::source_site site = detail::source_site::current()) {
+    return {core_, &value, site};
+  }
+  /// send of an lvalue copies it straight into the receiver; the original stays untouched.
+  detail::send_awaiter<T> send(const T& value,
+                               detail::source_site site = detail::source_site::current())
+    requires std::is_copy_constructible_v<T>
+  {
+    detail::send_awaiter<T> op(core_, const_cast<T*>(&value), site);
+    op.copy_instead_of_move();
+    return op;
+  }
+
+  /// send_exception makes the receiver throw `e` instead of returning a value (CH-7).
+  detail::send_awaiter<T> send_exception(std::exception_ptr e,
+                                         detail::source_site site = detail::source_site::current()) {
+    if (!e) {
+      throw std::invalid_argument("send_exception: null exception_ptr");
+    }
+    return {core_, std::move(e), site};
+  }
+  template <class E>
+  detail::send_awaiter<T> send_exception(E e,
+                                         detail::source_site site = detail::source_site::current()) {
+    return send_exception(std::make_exception_ptr(std::move(e)), site);
+  }
+
+  /// receive takes the next value, blocking until there is one. Throws channel_closed on a
+  /// closed channel, and whatever a sender sent with send_exception.
+  detail::receive_awaiter<T, true> receive(
+      detail::source_site site = detail::source_site::current()) {
+    return {core_, site};
+  }
+  /// next is receive() for iteration: it returns std::nullopt instead of throwing when the
+  /// channel is closed and drained (CH-9).
+  detail::receive_awaiter<T, false> next(detail::source_site site = detail::source_site::current()) {
+    return {core_, site};
+  }
+
+  /// send_sequence sends every element of `values` in order, each with full send semantics,
+  /// and returns how many it sent (CH-8).
+  template <std::ranges::input_range R>
+  task<std::size_t> send_sequence(R values) {
+    channel self = *this;
+    std::size_t count = 0;
+    for (auto&& v : values) {
+      T item(std::forward<decltype(v)>(v));
+      co_await self.send(std::move(item));
+      ++count;
+    }
+    co_return count;
+  }
+
+  /// preference: -1 (default) the receiver runs first after a rendezvous, 1 the sender,
+  /// 0 the caller continues (CH-5). Values are clamped to their sign.
+  int preference() const { return checked().preference(); }
+  void set_preference(int p) const { checked().set_preference(p); }
+  /// schedule_all: after a rendezvous, the partner is queued and the caller yields (CH-5).
+  bool schedule_all() const { return checked().schedule_all(); }
+  void set_schedule_all(bool v) const { checked().set_schedule_all(v); }
+
+  /// close: no operation may newly block; queued senders can still be received; blocked
+  /// receivers wake with channel_closed (A5). Closing twice does nothing.
+  void close() const { checked().close(); }
+  /// open undoes close() (CH-10).
+  void open() const { checked().open(); }
+
+  std::size_t capacity() const { return checked().capacity(); }
+  /// size: values held in the buffer.
+  std::size_t size() const { return checked().buffered(); }
+
+  const channel& set_name(std::string name) const {
+    checked().set_name(std::move(name));
+    return *this;
+  }
+};
+
+}  // namespace stackless

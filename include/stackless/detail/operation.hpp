@@ -1,0 +1,40 @@
+#pragma once
+/// operation<Derived>: the base of every stackless awaiter. It adds wait(), the blocking form
+/// the main tasklet uses where a tasklet would co_await (SEMANTICS.md A2): main cannot
+/// suspend, so it runs the scheduler until the operation has completed.
+
+#include <coroutine>
+
+#include <stackless/detail/scheduler.hpp>
+
+namespace stackless::detail {
+
+template <class Derived>
+class operation {
+ public:
+  /// wait() performs the operation from the main tasklet and returns its result. Throws
+  /// stackless::runtime_error when called from inside a tasklet (use co_await there), and
+  /// deadlock_error when nothing could ever complete it.
+  decltype(auto) wait() && {
+    auto& self = static_cast<Derived&>(*this);
+    scheduler& s = scheduler::current();
+    s.require_main("wait()");
+    if (!self.await_ready()) {
+      if (self.await_suspend(std::noop_coroutine())) {
+        s.drive();
+      }
+    }
+    return self.await_resume();
+  }
+};
+
+/// rethrow_bomb raises (and clears) the exception waiting for the tasklet, if any.
+inline void rethrow_bomb(tasklet_node* t) {
+  if (t->bomb) [[unlikely]] {
+    std::exception_ptr e = std::move(t->bomb);
+    t->bomb = nullptr;
+    std::rethrow_exception(e);
+  }
+}
+
+}  // namespace stackless::detail

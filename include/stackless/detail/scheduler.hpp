@@ -1,0 +1,162 @@
+#pragma once
+/// The per-thread scheduler (ARCHITECTURE.md section 3). Public functions in
+/// <stackless/scheduler.hpp> and the awaiters of tasklets and channels call into it.
+///
+/// Invariants:
+///  - the run queue is a circular ring of tasklet_nodes; `head_` runs next (it is the
+///    current tasklet while a tasklet runs, SCH-2); `runcount_` counts the ring;
+///  - `running_` is the tasklet whose code executes now; main runs exactly when the drive
+///    loop is not resuming a coroutine;
+///  - every switch between tasklets goes through drive(), so the C stack never grows with
+///    the number of switches, whatever the compiler does with symmetric transfer.
+
+#include <atomic>
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <stackless/detail/source_site.hpp>
+#include <stackless/detail/tasklet_node.hpp>
+
+namespace stackless::detail {
+
+struct waiter;
+
+/// How a watchdog run is bounded (SEMANTICS.md A1, WD-2..WD-5).
+struct watchdog_limits {
+  std::uint64_t ticks = 0;                      // 0: no tick budget
+  std::chrono::nanoseconds duration{0};         // 0: no time budget
+  bool soft = false;
+  bool total = false;                           // budget for the whole run, not per switch
+};
+
+class scheduler {
+ public:
+  scheduler();
+  ~scheduler();
+  scheduler(const scheduler&) = delete;
+  scheduler& operator=(const scheduler&) = delete;
+
+  /// The calling thread's scheduler, created on first use (SCH-1).
+  static scheduler& current() {
+    scheduler* s = instance_;
+    return s != nullptr ? *s : create();
+  }
+  /// The calling thread's scheduler if it exists.
+  static scheduler* existing() noexcept { return instance_; }
+
+  tasklet_node* running() const noexcept { return running_; }
+  tasklet_node* main() noexcept { return &main_; }
+  tasklet_node* head() const noexcept { return head_; }
+  std::size_t runcount() const noexcept { return runcount_; }
+  bool main_is_running() const noexcept { return running_ == &main_; }
+
+  // --- run queue ring -------------------------------------------------------------------
+  void push_back(tasklet_node* t) noexcept;   // at the tail, just before the head
+  void push_front(tasklet_node* t) noexcept;  // becomes the head
+  void insert_after(tasklet_node* pos, tasklet_node* t) noexcept;
+  void unlink(tasklet_node* t) noexcept;
+  void set_head(tasklet_node* t) noexcept { head_ = t; }
+  void rotate() noexcept { head_ = head_->next; }
+
+  // --- life cycle -----------------------------------------------------------------------
+  void adopt(tasklet_node* t) noexcept;   // a new coroutine tasklet: register and enqueue
+  void finish(tasklet_node* t) noexcept;  // the running tasklet ended (bomb: its error)
+  void orphaned(tasklet_node* t) noexcept;  // the last handle of a paused tasklet went away
+
+  /// drive runs tasklets until main is at the head of the run queue again; main only.
+  void drive();
+  /// require_main throws runtime_error unless main is running (blocking forms, run()).
+  void require_main(const char* what) const;
+
+  /// may_leave says whether the running tasklet `t` may leave the run queue (block when
+  /// `blocking`, else pause) without deadlock; if not, it sets t's bomb to the deadlock error.
+  bool may_leave(tasklet_node* t, bool blocking, const waiter* why);
+  /// after_leave wakes the innermost watchdog if the run queue emptied (SCH-8, DL-2).
+  void after_leave() noexcept;
+
+  /// deliver_error hands an exception that escaped a tasklet to the innermost watchdog
+  /// (SCH-13, EXC-2): it becomes the head and raises it.
+  void deliver_error(std::exception_ptr e) noexcept;
+
+  /// wake makes a tasklet whose wait completed runnable, following CH-5 for who runs next.
+  /// Returns true if the caller (`running_`) must yield.
+  bool wake_partner(tasklet_node* partner, int caller_direction, int preference,
+                    bool schedule_all) noexcept;
+
+  // --- preemption (watchdog) ------------------------------------------------------------
+  /// tick counts one preemption point; true if the running tasklet must suspend now.
+  bool tick() noexcept {
+    if (--ticks_left_ > 0) [[likely]] {
+      return false;
+    }
+    return preempt();
+  }
+  void interrupt_pending_on_atomic_exit() noexcept { ticks_left_ = 1; }
+
+  /// run_watchdog implements run()/nested run for `caller` (SCH-9..SCH-12, WD-*): returns
+  /// false if there is nothing to run (the call returns at once).
+  bool enter_run(tasklet_node* caller, const watchdog_limits& limits);
+  /// leave_run pops `caller` (and any deeper watchdogs, SCH-11) and returns the tasklet a
+  /// hard interrupt took out of the run queue, if any (a retained node, or null).
+  tasklet_node* leave_run(tasklet_node* caller) noexcept;
+
+  // --- introspection --------------------------------------------------------------------
+  tasklet_node* first_live() const noexcept { return registry_; }
+  std::uint64_t switches() const noexcept { return switches_; }
+  std::string deadlock_report(const tasklet_node* would_block, const waiter* why) const;
+
+  /// destroy takes `t` out of every queue and destroys its frame (its destructors run)
+  /// without resuming it.
+  void destroy(tasklet_node* t) noexcept;
+  /// destroy_all destroys every tasklet of this thread; used at thread exit and by
+  /// stackless::destroy_all().
+  void destroy_all() noexcept;
+
+  std::uint64_t next_id() noexcept;
+  std::minstd_rand& random() noexcept { return random_; }
+
+ private:
+  static scheduler& create();
+  bool preempt() noexcept;
+  void refill_budget() noexcept;
+  tasklet_node* innermost_watchdog() noexcept {
+    return watchdogs_.empty() ? &main_ : watchdogs_.back();
+  }
+  void notify_switch(tasklet_node* from, tasklet_node* to) noexcept;
+
+  static thread_local scheduler* instance_;
+
+  tasklet_node main_;
+  tasklet_node* head_ = nullptr;
+  tasklet_node* running_ = nullptr;
+  tasklet_node* registry_ = nullptr;
+  std::size_t runcount_ = 0;
+  std::uint64_t switches_ = 0;
+
+  // Watchdog stack (tasklets inside run()); the innermost is at the back.
+  std::vector<tasklet_node*> watchdogs_;
+  // The run() holding the interrupt slot (WD-6), its limits, and the budget left.
+  tasklet_node* slot_owner_ = nullptr;
+  watchdog_limits limits_;
+  std::chrono::steady_clock::time_point deadline_;
+  tasklet_node* victim_ = nullptr;
+  std::int64_t ticks_left_ = std::numeric_limits<std::int64_t>::max();
+
+  std::uint64_t id_next_ = 0;
+  std::uint64_t id_end_ = 0;
+  std::minstd_rand random_;
+  bool tearing_down_ = false;
+};
+
+/// True while a schedule or channel callback is installed (SCH-14, CH-12). Read on hot
+/// paths, so it is one relaxed load.
+extern std::atomic<bool> hooks_installed;
+
+}  // namespace stackless::detail

@@ -1,0 +1,73 @@
+#pragma once
+/// tasklet_node: the control block of a tasklet. For coroutine tasklets it sits in front of
+/// the coroutine frame, in the same allocation, so that spawning costs one allocation and
+/// the frame can be destroyed as soon as the tasklet ends while handles still answer
+/// questions about it. The main tasklet's node is a member of its scheduler.
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <string>
+
+namespace stackless::detail {
+
+class scheduler;
+struct waiter;
+
+/// Where a live tasklet is: in no chain (paused, "floating"), in its scheduler's run queue
+/// (scheduled, or running), or in one or more channel wait queues (blocked).
+enum class place : std::uint8_t { none, runqueue, channel };
+
+struct tasklet_node {
+  // Run queue ring links; meaningful only while `where == place::runqueue`.
+  tasklet_node* next = nullptr;
+  tasklet_node* prev = nullptr;
+  // The innermost suspended coroutine of this tasklet (the tasklet itself or a task it
+  // awaits): what the scheduler resumes.
+  std::coroutine_handle<> resume_point;
+  scheduler* owner = nullptr;
+  // An exception to raise at the suspension point when the tasklet next resumes (kill,
+  // raise_exception, send_exception, deadlock). While a tasklet dies with an uncaught
+  // exception it holds that exception until it is handed to the watchdog.
+  std::exception_ptr bomb;
+  // While blocked: the first of the registrations (waiters) it has on channels.
+  waiter* waiting = nullptr;
+  // Links in the scheduler's list of live tasklets (for snapshots and teardown).
+  tasklet_node* registry_next = nullptr;
+  tasklet_node* registry_prev = nullptr;
+  std::unique_ptr<std::string> name;
+  std::uint64_t id = 0;
+  // Handles, plus one while the coroutine frame exists. The block is freed at zero.
+  std::atomic<std::uint32_t> refs{0};
+  std::uint32_t block_bytes = 0;
+  place where = place::none;
+  bool alive = false;
+  bool is_main = false;
+  bool atomic = false;
+  bool block_trap = false;
+  bool pending_interrupt = false;
+  bool has_frame = false;
+
+  std::coroutine_handle<> frame() const noexcept;
+};
+
+/// Bytes reserved in front of every tasklet frame for its node (keeps frame alignment).
+inline constexpr std::size_t node_header_bytes = (sizeof(tasklet_node) + 15) / 16 * 16;
+
+inline tasklet_node* node_of_frame(void* frame) noexcept {
+  return reinterpret_cast<tasklet_node*>(static_cast<char*>(frame) - node_header_bytes);
+}
+
+inline std::coroutine_handle<> tasklet_node::frame() const noexcept {
+  return std::coroutine_handle<>::from_address(
+      const_cast<char*>(reinterpret_cast<const char*>(this)) + node_header_bytes);
+}
+
+/// retain/release count handles. release frees the block at zero, and kills a paused
+/// tasklet that became unreachable (TSK-15).
+void retain(tasklet_node* node) noexcept;
+void release(tasklet_node* node) noexcept;
+
+}  // namespace stackless::detail

@@ -1,0 +1,132 @@
+#pragma once
+/// The scheduler of the calling thread: run(), the watchdog, schedule() and friends
+/// (SEMANTICS.md Part B sections 1 and 5). Each OS thread has its own; it is created the
+/// first time the thread uses the library.
+///
+/// Operations that may switch the caller out are awaitables: a tasklet writes
+/// `co_await stackless::schedule()`, the main tasklet `stackless::schedule().wait()`.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+
+#include <stackless/tasklet.hpp>
+#include <stackless/detail/operation.hpp>
+#include <stackless/detail/scheduler.hpp>
+
+namespace stackless {
+
+/// How run() bounds itself (WD-2..WD-5).
+struct run_options {
+  /// soft: interrupt only between operations and leave the tasklet queued (A1).
+  bool soft = false;
+  /// total: the budget covers the whole run() instead of each tasklet between switches.
+  bool total = false;
+};
+
+/// run runs the calling thread's tasklets until none is runnable (SCH-9), from main. It
+/// returns an empty handle, or the tasklet a hard watchdog interrupt removed from the run
+/// queue (SCH-12). An exception escaping a tasklet comes out of run() (SCH-13). Throws
+/// runtime_error when called from a tasklet (use co_await run_nested() there).
+tasklet run();
+/// run(ticks) is the watchdog: a tasklet that passes `ticks` preemption points without
+/// switching is interrupted (WD-2, WD-3); `ticks == 0` means no limit.
+tasklet run(std::uint64_t ticks, run_options options = {});
+/// run(duration) is the time-sliced watchdog: like run(ticks) with a clock budget.
+tasklet run(std::chrono::nanoseconds duration, run_options options = {});
+
+namespace detail {
+
+class [[nodiscard("co_await it, or call .wait() from main")]] run_awaiter
+    : public operation<run_awaiter> {
+ public:
+  explicit run_awaiter(watchdog_limits limits) noexcept : limits_(limits) {}
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<> h);
+  tasklet await_resume();
+
+ private:
+  watchdog_limits limits_;
+  tasklet_node* caller_ = nullptr;
+  bool entered_ = false;
+};
+
+class [[nodiscard("co_await it, or call .wait() from main")]] schedule_awaiter
+    : public operation<schedule_awaiter> {
+ public:
+  explicit schedule_awaiter(bool remove) noexcept : remove_(remove) {}
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<> h) noexcept;
+  void await_resume() const { rethrow_bomb(caller_); }
+
+ private:
+  tasklet_node* caller_ = nullptr;
+  bool remove_;
+};
+
+class [[nodiscard("co_await it")]] tick_awaiter : public operation<tick_awaiter> {
+ public:
+  bool await_ready() const noexcept {
+    scheduler& s = scheduler::current();
+    caller_ = s.running();
+    return !s.tick();
+  }
+  bool await_suspend(std::coroutine_handle<> h) const noexcept {
+    caller_->resume_point = h;
+    return true;
+  }
+  void await_resume() const { rethrow_bomb(caller_); }
+
+ private:
+  mutable tasklet_node* caller_ = nullptr;
+};
+
+}  // namespace detail
+
+/// run_nested is run() for a tasklet: `co_await stackless::run_nested()` runs the other
+/// tasklets until none is runnable, then resumes the caller (SCH-10, SCH-11).
+detail::run_awaiter run_nested(std::uint64_t ticks = 0, run_options options = {});
+
+/// schedule yields: the caller stays runnable and goes to the end of the run queue (SCH-6).
+inline detail::schedule_awaiter schedule() noexcept { return detail::schedule_awaiter(false); }
+/// schedule_remove yields and pauses the caller until someone insert()s it (SCH-7).
+inline detail::schedule_awaiter schedule_remove() noexcept {
+  return detail::schedule_awaiter(true);
+}
+/// tick marks a preemption point: under a watchdog run() the tasklet may be interrupted
+/// here (A1); otherwise it costs a decrement.
+inline detail::tick_awaiter tick() noexcept { return {}; }
+
+/// atomic: while an instance lives, the current tasklet is not interrupted by the watchdog
+/// (TSK-11). Explicit switches (channel operations, schedule) still happen.
+class atomic {
+ public:
+  atomic();
+  ~atomic();
+  atomic(const atomic&) = delete;
+  atomic& operator=(const atomic&) = delete;
+
+ private:
+  tasklet tasklet_;
+  bool previous_;
+};
+
+/// A schedule callback is called for every switch between two different tasklets (SCH-14):
+/// `from` is empty when the previous tasklet has just finished. It must not switch; an
+/// exception it throws is reported on stderr and ignored.
+using schedule_callback = std::function<void(const tasklet& from, const tasklet& to)>;
+/// set_schedule_callback installs `callback` for the whole process (an empty function
+/// removes it) and returns the previous one. Install callbacks before starting threads.
+schedule_callback set_schedule_callback(schedule_callback callback);
+
+/// destroy_all destroys every tasklet of the calling thread, running their destructors;
+/// main only. The thread's exit does the same.
+void destroy_all();
+
+/// seed sets the calling thread's random generator (select choices), for replay (A9).
+void seed(std::uint64_t value);
+
+/// switch_count: how many tasklet switches this thread's scheduler has made.
+std::uint64_t switch_count();
+
+}  // namespace stackless

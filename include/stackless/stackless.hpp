@@ -1,0 +1,9 @@
+#pragma once
+/// The whole public API of stackless' core in one include.
+
+#include <stackless/channel.hpp>
+#include <stackless/errors.hpp>
+#include <stackless/introspect.hpp>
+#include <stackless/scheduler.hpp>
+#include <stackless/task.hpp>
+#include <stackless/tasklet.hpp>

@@ -1,0 +1,148 @@
+#include <stackless/detail/frame_pool.hpp>
+
+#include <cstdint>
+#include <mutex>
+#include <new>
+#include <vector>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define STACKLESS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define STACKLESS_ASAN 1
+#endif
+#endif
+
+#if defined(STACKLESS_ASAN)
+#include <sanitizer/asan_interface.h>
+#define STACKLESS_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define STACKLESS_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define STACKLESS_POISON(p, n) ((void)(p), (void)(n))
+#define STACKLESS_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+namespace stackless::detail {
+namespace {
+
+// Blocks are rounded up to 16 bytes (the default new alignment); frames larger than the
+// largest class go straight to ::operator new. Slabs are never returned to the system while
+// the process runs: their blocks circulate through the free lists, and a thread that exits
+// hands its free blocks to the global pool so that no memory is stranded.
+constexpr std::size_t granule = 16;
+constexpr std::size_t class_count = 64;  // up to 1 KiB
+constexpr std::size_t slab_bytes = 64 * 1024;
+
+struct free_block {
+  free_block* next;
+};
+
+constexpr std::size_t class_of(std::size_t bytes) noexcept { return (bytes + granule - 1) / granule; }
+
+struct global_pool {
+  std::mutex mutex;
+  std::vector<void*> slabs;
+  free_block* orphans[class_count + 1] = {};
+
+  ~global_pool() {
+    for (void* slab : slabs) {
+      ::operator delete(slab);
+    }
+  }
+};
+
+global_pool& global() {
+  static global_pool pool;
+  return pool;
+}
+
+struct thread_pool {
+  free_block* lists[class_count + 1] = {};
+  char* slab_cursor = nullptr;
+  char* slab_end = nullptr;
+  std::ptrdiff_t live = 0;
+
+  ~thread_pool() {
+    global_pool& g = global();
+    std::lock_guard lock(g.mutex);
+    for (std::size_t c = 1; c <= class_count; ++c) {
+      while (free_block* b = pop(c)) {
+        STACKLESS_UNPOISON(b, sizeof(free_block));
+        b->next = g.orphans[c];
+        g.orphans[c] = b;
+      }
+    }
+  }
+
+  free_block* pop(std::size_t c) noexcept {
+    free_block* b = lists[c];
+    if (b != nullptr) {
+      STACKLESS_UNPOISON(b, sizeof(free_block));
+      lists[c] = b->next;
+    }
+    return b;
+  }
+
+  void* refill(std::size_t c) {
+    const std::size_t bytes = c * granule;
+    {
+      global_pool& g = global();
+      std::lock_guard lock(g.mutex);
+      if (free_block* b = g.orphans[c]) {
+        g.orphans[c] = b->next;
+        return b;
+      }
+      if (slab_cursor == nullptr || static_cast<std::size_t>(slab_end - slab_cursor) < bytes) {
+        slab_cursor = static_cast<char*>(::operator new(slab_bytes));
+        slab_end = slab_cursor + slab_bytes;
+        g.slabs.push_back(slab_cursor);
+      }
+    }
+    void* block = slab_cursor;
+    slab_cursor += bytes;
+    return block;
+  }
+};
+
+thread_local thread_pool pool;
+
+}  // namespace
+
+void* allocate_frame(std::size_t bytes) {
+  ++pool.live;
+#if defined(STACKLESS_NO_FRAME_POOL)
+  return ::operator new(bytes);
+#else
+  const std::size_t c = class_of(bytes);
+  if (c > class_count) {
+    return ::operator new(bytes);
+  }
+  void* block = pool.pop(c);
+  if (block == nullptr) {
+    block = pool.refill(c);
+  }
+  STACKLESS_UNPOISON(block, c * granule);
+  return block;
+#endif
+}
+
+void deallocate_frame(void* block, std::size_t bytes) noexcept {
+  --pool.live;
+#if defined(STACKLESS_NO_FRAME_POOL)
+  ::operator delete(block, bytes);
+#else
+  const std::size_t c = class_of(bytes);
+  if (c > class_count) {
+    ::operator delete(block, bytes);
+    return;
+  }
+  auto* b = static_cast<free_block*>(block);
+  b->next = pool.lists[c];
+  pool.lists[c] = b;
+  STACKLESS_POISON(block, c * granule);
+#endif
+}
+
+std::ptrdiff_t live_frames() noexcept { return pool.live; }
+
+}  // namespace stackless::detail

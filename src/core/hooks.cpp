@@ -1,0 +1,108 @@
+#include "hooks.hpp"
+
+#include <cstdio>
+#include <exception>
+#include <mutex>
+
+namespace stackless::detail {
+
+std::atomic<bool> hooks_installed{false};
+
+namespace hooks {
+namespace {
+
+struct installed_hooks {
+  std::mutex mutex;
+  schedule_callback on_schedule;
+  channel_callback on_channel;
+};
+
+installed_hooks& installed() {
+  static installed_hooks* h = new installed_hooks;  // usable during static destruction
+  return *h;
+}
+
+thread_local bool inside_channel_callback = false;
+thread_local bool inside_schedule_callback = false;
+
+void update_flag(installed_hooks& h) {
+  hooks_installed.store(static_cast<bool>(h.on_schedule) || static_cast<bool>(h.on_channel),
+                        std::memory_order_relaxed);
+}
+
+void report(const char* which) noexcept {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "stackless: exception in %s callback ignored: %s\n", which, e.what());
+  } catch (...) {
+    std::fprintf(stderr, "stackless: exception in %s callback ignored\n", which);
+  }
+}
+
+}  // namespace
+
+void call_schedule(tasklet_node* from, tasklet_node* to) noexcept {
+  schedule_callback cb;
+  {
+    installed_hooks& h = installed();
+    std::lock_guard lock(h.mutex);
+    cb = h.on_schedule;
+  }
+  if (!cb || inside_schedule_callback) {
+    return;
+  }
+  inside_schedule_callback = true;
+  try {
+    cb(from != nullptr ? tasklet(from) : tasklet(), tasklet(to));
+  } catch (...) {
+    report("schedule");
+  }
+  inside_schedule_callback = false;
+}
+
+schedule_callback set_schedule(schedule_callback callback) {
+  installed_hooks& h = installed();
+  std::lock_guard lock(h.mutex);
+  std::swap(h.on_schedule, callback);
+  update_flag(h);
+  return callback;
+}
+
+void call_channel(channel_core* channel, tasklet_node* t, bool sending, bool will_block) noexcept {
+  channel_callback cb;
+  {
+    installed_hooks& h = installed();
+    std::lock_guard lock(h.mutex);
+    cb = h.on_channel;
+  }
+  if (!cb) {
+    return;
+  }
+  inside_channel_callback = true;
+  try {
+    cb(any_channel(channel), tasklet(t), sending, will_block);
+  } catch (...) {
+    report("channel");
+  }
+  inside_channel_callback = false;
+}
+
+channel_callback set_channel(channel_callback callback) {
+  installed_hooks& h = installed();
+  std::lock_guard lock(h.mutex);
+  std::swap(h.on_channel, callback);
+  update_flag(h);
+  return callback;
+}
+
+bool in_channel_callback() noexcept { return inside_channel_callback; }
+
+}  // namespace hooks
+}  // namespace stackless::detail
+
+namespace stackless {
+channel_callback set_channel_callback(channel_callback callback) {
+  return detail::hooks::set_channel(std::move(callback));
+}
+}  // namespace stackless

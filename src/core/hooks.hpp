@@ -1,0 +1,23 @@
+#pragma once
+// Process-wide callbacks (SCH-14, CH-12). Installing one sets hooks_installed, which the hot
+// paths test before calling in here.
+
+#include <stackless/channel.hpp>
+#include <stackless/scheduler.hpp>
+#include <stackless/detail/channel_core.hpp>
+#include <stackless/detail/tasklet_node.hpp>
+
+namespace stackless::detail::hooks {
+
+void call_schedule(tasklet_node* from, tasklet_node* to) noexcept;
+schedule_callback set_schedule(schedule_callback callback);
+
+/// call_channel runs the channel callback; returns false when the operation was issued from
+/// inside a channel callback (a recursive call, refused).
+void call_channel(channel_core* channel, tasklet_node* t, bool sending, bool will_block) noexcept;
+channel_callback set_channel(channel_callback callback);
+
+/// in_channel_callback: true while this thread runs a channel callback.
+bool in_channel_callback() noexcept;
+
+}  // namespace stackless::detail::hooks

@@ -1,0 +1,132 @@
+#include <stackless/introspect.hpp>
+
+#include <sstream>
+
+#include <stackless/detail/channel_core.hpp>
+#include <stackless/detail/scheduler.hpp>
+
+#include "channel_registry.hpp"
+
+namespace stackless {
+
+namespace {
+
+using detail::place;
+using detail::tasklet_node;
+
+tasklet_info describe(const tasklet_node* t, const tasklet_node* running) {
+  tasklet_info info;
+  info.id = t->id;
+  info.name = t->name ? *t->name : std::string();
+  info.is_main = t->is_main;
+  info.atomic = t->atomic;
+  if (t == running) {
+    info.state = "running";
+  } else if (t->where == place::runqueue) {
+    info.state = "scheduled";
+  } else if (t->where == place::channel) {
+    info.state = "blocked";
+  } else {
+    info.state = "paused";
+  }
+  if (t->where == place::channel) {
+    for (const detail::waiter* w = t->waiting; w != nullptr; w = w->next_case) {
+      wait_info wi;
+      wi.channel_id = w->channel->id();
+      wi.channel_name = w->channel->name();
+      wi.sending = w->dir == detail::direction::send;
+      wi.file = w->site.file != nullptr ? w->site.file : "";
+      wi.line = w->site.line;
+      info.waits.push_back(std::move(wi));
+    }
+  }
+  return info;
+}
+
+}  // namespace
+
+snapshot_data snapshot() {
+  snapshot_data data;
+  detail::scheduler& s = detail::scheduler::current();
+  data.tasklets.push_back(describe(s.main(), s.running()));
+  for (const tasklet_node* t = s.first_live(); t != nullptr; t = t->registry_next) {
+    data.tasklets.push_back(describe(t, s.running()));
+  }
+  detail::channel_registry::instance().for_each([&](const detail::channel_core& c) {
+    channel_info info;
+    info.id = c.id();
+    info.name = c.name();
+    info.balance = c.balance();
+    info.closing = c.closing();
+    info.closed = c.closed();
+    info.capacity = c.capacity();
+    info.buffered = c.buffered();
+    for (const detail::waiter* w = c.senders().head; w != nullptr; w = w->next) {
+      info.waiting_senders.push_back(w->tasklet->id);
+    }
+    for (const detail::waiter* w = c.receivers().head; w != nullptr; w = w->next) {
+      info.waiting_receivers.push_back(w->tasklet->id);
+    }
+    data.channels.push_back(std::move(info));
+  });
+  return data;
+}
+
+std::string snapshot_data::to_text() const {
+  std::ostringstream out;
+  out << "tasklets (" << tasklets.size() << "):\n";
+  for (const tasklet_info& t : tasklets) {
+    out << "  #" << t.id;
+    if (t.is_main) {
+      out << " (main)";
+    }
+    if (!t.name.empty()) {
+      out << " '" << t.name << "'";
+    }
+    out << ' ' << t.state;
+    if (t.atomic) {
+      out << " atomic";
+    }
+    for (const wait_info& w : t.waits) {
+      out << (w.sending ? " sending on" : " receiving on") << " channel #" << w.channel_id;
+      if (!w.channel_name.empty()) {
+        out << " '" << w.channel_name << "'";
+      }
+      if (!w.file.empty()) {
+        out << " at " << w.file << ':' << w.line;
+      }
+    }
+    out << '\n';
+  }
+  out << "channels (" << channels.size() << "):\n";
+  for (const channel_info& c : channels) {
+    out << "  #" << c.id;
+    if (!c.name.empty()) {
+      out << " '" << c.name << "'";
+    }
+    out << " balance " << c.balance;
+    if (c.capacity > 0) {
+      out << " buffered " << c.buffered << '/' << c.capacity;
+    }
+    if (c.closed) {
+      out << " closed";
+    } else if (c.closing) {
+      out << " closing";
+    }
+    auto list = [&](const char* label, const std::vector<std::uint64_t>& ids) {
+      if (ids.empty()) {
+        return;
+      }
+      out << ' ' << label;
+      for (std::uint64_t id : ids) {
+        out << " #" << id;
+      }
+    };
+    list("senders", c.waiting_senders);
+    list("receivers", c.waiting_receivers);
+    out << '\n';
+  }
+  return out.str();
+}
+
+}  // namespace stackless

@@ -1,0 +1,607 @@
+#include <stackless/scheduler.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <sstream>
+
+#include <stackless/errors.hpp>
+#include <stackless/task.hpp>
+#include <stackless/detail/channel_core.hpp>
+#include <stackless/detail/frame_pool.hpp>
+
+#include "hooks.hpp"
+
+namespace stackless::detail {
+
+thread_local scheduler* scheduler::instance_ = nullptr;
+
+namespace {
+
+// Ids are handed to threads in blocks so that spawning takes no shared atomic.
+std::atomic<std::uint64_t> global_id_counter{1};
+constexpr std::uint64_t id_block = 1024;
+
+struct scheduler_owner {
+  std::unique_ptr<scheduler> instance;
+};
+thread_local scheduler_owner owner_of_thread;
+
+// Time-budget runs check the clock every this many ticks.
+constexpr std::int64_t ticks_between_clock_checks = 64;
+constexpr std::int64_t unlimited_ticks = std::numeric_limits<std::int64_t>::max();
+
+}  // namespace
+
+scheduler& scheduler::create() {
+  (void)live_frames();  // the frame pool must outlive the scheduler: construct it first
+  owner_of_thread.instance = std::make_unique<scheduler>();
+  instance_ = owner_of_thread.instance.get();
+  return *instance_;
+}
+
+scheduler::scheduler() {
+  main_.is_main = true;
+  main_.alive = true;
+  main_.owner = this;
+  main_.refs.store(1, std::memory_order_relaxed);  // never freed: owned by the scheduler
+  main_.id = next_id();
+  push_back(&main_);
+  running_ = &main_;
+  if (hooks_installed.load(std::memory_order_relaxed)) {
+    notify_switch(nullptr, &main_);
+  }
+}
+
+scheduler::~scheduler() {
+  destroy_all();
+  instance_ = nullptr;
+}
+
+std::uint64_t scheduler::next_id() noexcept {
+  if (id_next_ == id_end_) {
+    id_next_ = global_id_counter.fetch_add(id_block, std::memory_order_relaxed);
+    id_end_ = id_next_ + id_block;
+  }
+  return id_next_++;
+}
+
+void scheduler::require_main(const char* what) const {
+  if (running_ != &main_) {
+    throw runtime_error(std::string(what) +
+                        " is the main tasklet's blocking form; inside a tasklet use co_await");
+  }
+}
+
+// --- run queue ---------------------------------------------------------------------------
+
+void scheduler::push_back(tasklet_node* t) noexcept {
+  if (head_ == nullptr) {
+    head_ = t->next = t->prev = t;
+  } else {
+    t->next = head_;
+    t->prev = head_->prev;
+    head_->prev->next = t;
+    head_->prev = t;
+  }
+  t->where = place::runqueue;
+  ++runcount_;
+}
+
+void scheduler::push_front(tasklet_node* t) noexcept {
+  push_back(t);
+  head_ = t;
+}
+
+void scheduler::insert_after(tasklet_node* pos, tasklet_node* t) noexcept {
+  t->prev = pos;
+  t->next = pos->next;
+  pos->next->prev = t;
+  pos->next = t;
+  t->where = place::runqueue;
+  ++runcount_;
+}
+
+void scheduler::unlink(tasklet_node* t) noexcept {
+  if (t->next == t) {
+    head_ = nullptr;
+  } else {
+    t->prev->next = t->next;
+    t->next->prev = t->prev;
+    if (head_ == t) {
+      head_ = t->next;
+    }
+  }
+  t->next = t->prev = nullptr;
+  t->where = place::none;
+  --runcount_;
+}
+
+// --- life cycle --------------------------------------------------------------------------
+
+void scheduler::adopt(tasklet_node* t) noexcept {
+  t->owner = this;
+  t->alive = true;
+  t->id = next_id();
+  t->resume_point = t->frame();
+  t->registry_next = registry_;
+  if (registry_ != nullptr) {
+    registry_->registry_prev = t;
+  }
+  registry_ = t;
+  push_back(t);
+}
+
+namespace {
+void unregister(tasklet_node*& registry, tasklet_node* t) noexcept {
+  (t->registry_prev ? t->registry_prev->registry_next : registry) = t->registry_next;
+  if (t->registry_next != nullptr) {
+    t->registry_next->registry_prev = t->registry_prev;
+  }
+  t->registry_next = t->registry_prev = nullptr;
+}
+
+const char* verb(const waiter* w) { return w->dir == direction::send ? "sending" : "receiving"; }
+}  // namespace
+
+void scheduler::finish(tasklet_node* t) noexcept {
+  t->alive = false;
+  if (t->where == place::runqueue) {
+    unlink(t);
+  }
+  unregister(registry_, t);
+  running_ = nullptr;
+  std::exception_ptr error = std::move(t->bomb);
+  t->bomb = nullptr;
+  if (error) {
+    deliver_error(std::move(error));
+    return;
+  }
+  if (head_ != nullptr || tearing_down_) {
+    return;
+  }
+  tasklet_node* w = innermost_watchdog();
+  if (w->where == place::channel) {
+    // DL-4: the last runnable tasklet ended while the watchdog waits on a channel.
+    std::string message = std::string("Deadlock: the ") + (w->is_main ? "main" : "watchdog") +
+                          " tasklet is " + verb(w->waiting) + " without a " +
+                          (w->waiting->dir == direction::send ? "receiver" : "sender") +
+                          " available.\n" + deadlock_report(nullptr, nullptr);
+    cancel_wait(w);
+    w->bomb = std::make_exception_ptr(deadlock_error(message));
+  }
+  if (w->where == place::none) {
+    push_back(w);
+  }
+}
+
+void scheduler::orphaned(tasklet_node* t) noexcept {
+  if (tearing_down_ || t == running_ || t->where != place::none ||
+      std::find(watchdogs_.begin(), watchdogs_.end(), t) != watchdogs_.end()) {
+    return;
+  }
+  // Nothing can ever insert it again: kill it so that its destructors run (TSK-15).
+  t->bomb = std::make_exception_ptr(tasklet_exit{});
+  push_back(t);
+}
+
+void scheduler::deliver_error(std::exception_ptr e) noexcept {
+  tasklet_node* w = innermost_watchdog();
+  if (w->where == place::channel) {
+    cancel_wait(w);
+  } else if (w->where == place::runqueue) {
+    unlink(w);
+  }
+  w->bomb = std::move(e);
+  push_front(w);
+}
+
+bool scheduler::may_leave(tasklet_node* t, bool blocking, const waiter* why) {
+  if (runcount_ > 1 || t->where != place::runqueue) {
+    return true;
+  }
+  tasklet_node* w = innermost_watchdog();
+  if (w == t ? !blocking : w->where == place::none) {
+    return true;  // the watchdog (maybe t itself) is floating and will be resumed (SCH-8)
+  }
+  t->bomb = std::make_exception_ptr(
+      deadlock_error("Deadlock: the last runnable tasklet cannot be blocked.\n" +
+                     deadlock_report(t, why)));
+  return false;
+}
+
+void scheduler::after_leave() noexcept {
+  if (head_ == nullptr) {
+    tasklet_node* w = innermost_watchdog();
+    if (w->where == place::none) {
+      push_back(w);
+    }
+  }
+}
+
+bool scheduler::wake_partner(tasklet_node* partner, int caller_direction, int preference,
+                             bool schedule_all) noexcept {
+  tasklet_node* caller = running_;
+  if (partner->owner != this || caller == nullptr || caller->where != place::runqueue) {
+    partner->owner->push_back(partner);
+    return false;
+  }
+  if (schedule_all) {
+    push_back(partner);
+    rotate();
+    return true;
+  }
+  if (preference == -caller_direction) {
+    insert_after(caller, partner);
+    head_ = partner;
+    return true;
+  }
+  push_back(partner);
+  return false;
+}
+
+void scheduler::drive() {
+  for (;;) {
+    tasklet_node* next = head_;
+    if (next == &main_) {
+      break;
+    }
+    if (next == nullptr) [[unlikely]] {
+      // Unreachable while the invariants hold; never spin or hang if they do not.
+      std::string report = deadlock_report(&main_, nullptr);
+      if (main_.where == place::channel) {
+        cancel_wait(&main_);
+      }
+      main_.bomb = std::make_exception_ptr(
+          deadlock_error("Deadlock: nothing is runnable and main is not queued.\n" + report));
+      push_back(&main_);
+      continue;
+    }
+    if (hooks_installed.load(std::memory_order_relaxed)) [[unlikely]] {
+      notify_switch(running_, next);
+    }
+    running_ = next;
+    ++switches_;
+    if (slot_owner_ != nullptr && !limits_.total) [[unlikely]] {
+      refill_budget();
+    }
+    next->resume_point.resume();
+  }
+  if (running_ != &main_) {
+    if (hooks_installed.load(std::memory_order_relaxed)) [[unlikely]] {
+      notify_switch(running_, &main_);
+    }
+    running_ = &main_;
+    ++switches_;
+  }
+}
+
+// --- watchdog ----------------------------------------------------------------------------
+
+void scheduler::refill_budget() noexcept {
+  if (limits_.ticks != 0) {
+    ticks_left_ = static_cast<std::int64_t>(limits_.ticks);
+  } else {
+    ticks_left_ = ticks_between_clock_checks;
+    deadline_ = std::chrono::steady_clock::now() + limits_.duration;
+  }
+}
+
+bool scheduler::preempt() noexcept {
+  if (slot_owner_ == nullptr) {
+    ticks_left_ = unlimited_ticks;
+    return false;
+  }
+  if (limits_.ticks == 0 && std::chrono::steady_clock::now() < deadline_) {
+    ticks_left_ = ticks_between_clock_checks;
+    return false;
+  }
+  tasklet_node* t = running_;
+  if (t == &main_ || t == nullptr || t->where != place::runqueue) {
+    refill_budget();
+    return false;
+  }
+  if (t->atomic) {
+    t->pending_interrupt = true;  // WD-4: fires at the first tick after the atomic section
+    refill_budget();
+    return false;
+  }
+  t->pending_interrupt = false;
+  tasklet_node* w = slot_owner_;
+  if (w->where == place::runqueue) {
+    unlink(w);
+  }
+  if (!limits_.soft) {
+    unlink(t);  // WD-3: the victim leaves the run queue; run() returns it
+    retain(t);
+    if (victim_ != nullptr) {
+      release(victim_);
+    }
+    victim_ = t;
+  }
+  push_front(w);
+  ticks_left_ = unlimited_ticks;
+  return true;
+}
+
+bool scheduler::enter_run(tasklet_node* caller, const watchdog_limits& limits) {
+  if (caller->where != place::runqueue || runcount_ <= 1) {
+    return false;  // nothing else to run (SCH-9)
+  }
+  watchdogs_.push_back(caller);
+  if (slot_owner_ == nullptr && (limits.ticks != 0 || limits.duration.count() != 0)) {
+    slot_owner_ = caller;  // WD-6: the outermost run with a budget owns the interrupt slot
+    limits_ = limits;
+    refill_budget();
+  }
+  unlink(caller);
+  return true;
+}
+
+tasklet_node* scheduler::leave_run(tasklet_node* caller) noexcept {
+  auto it = std::find(watchdogs_.begin(), watchdogs_.end(), caller);
+  if (it == watchdogs_.end()) {
+    return nullptr;  // already popped by an outer watchdog's wake-up (SCH-11)
+  }
+  bool owned_slot = false;
+  for (auto deeper = it; deeper != watchdogs_.end(); ++deeper) {
+    tasklet_node* d = *deeper;
+    owned_slot = owned_slot || d == slot_owner_;
+    if (d != caller && d->alive && d->where == place::none) {
+      push_back(d);  // SCH-11: a deeper run() returns the next time its tasklet runs
+    }
+  }
+  watchdogs_.erase(it, watchdogs_.end());
+  tasklet_node* victim = nullptr;
+  if (owned_slot) {
+    slot_owner_ = nullptr;
+    ticks_left_ = unlimited_ticks;
+    victim = std::exchange(victim_, nullptr);
+  }
+  return victim;
+}
+
+// --- teardown ----------------------------------------------------------------------------
+
+void scheduler::destroy(tasklet_node* t) noexcept {
+  if (t->where == place::channel) {
+    cancel_wait(t);
+  } else if (t->where == place::runqueue) {
+    unlink(t);
+  }
+  t->alive = false;
+  t->bomb = nullptr;
+  unregister(registry_, t);
+  t->frame().destroy();
+}
+
+void scheduler::destroy_all() noexcept {
+  tearing_down_ = true;
+  for (tasklet_node* w : watchdogs_) {
+    if (w != &main_ && w->where == place::none && w->alive) {
+      push_back(w);
+    }
+  }
+  watchdogs_.clear();
+  slot_owner_ = nullptr;
+  if (victim_ != nullptr) {
+    release(std::exchange(victim_, nullptr));
+  }
+  while (registry_ != nullptr) {
+    destroy(registry_);
+  }
+  if (main_.where == place::channel) {
+    cancel_wait(&main_);
+  }
+  if (main_.where == place::none) {
+    push_back(&main_);
+  }
+  head_ = &main_;
+  running_ = &main_;
+  ticks_left_ = unlimited_ticks;
+  tearing_down_ = false;
+}
+
+// --- reports -----------------------------------------------------------------------------
+
+namespace {
+void describe(std::ostringstream& out, const tasklet_node* t) {
+  out << "tasklet #" << t->id;
+  if (t->is_main) {
+    out << " (main)";
+  }
+  if (t->name && !t->name->empty()) {
+    out << " '" << *t->name << "'";
+  }
+}
+void describe_wait(std::ostringstream& out, const waiter* w, const char* how) {
+  out << ' ' << how << ' ' << (w->dir == direction::send ? "sending on" : "receiving on")
+      << " channel #" << w->channel->id();
+  std::string n = w->channel->name();
+  if (!n.empty()) {
+    out << " '" << n << "'";
+  }
+  if (w->site.file != nullptr) {
+    out << " at " << w->site.file << ':' << w->site.line;
+  }
+}
+}  // namespace
+
+std::string scheduler::deadlock_report(const tasklet_node* would_block, const waiter* why) const {
+  std::ostringstream out;
+  out << "  blocked tasklets:\n";
+  auto list = [&](const tasklet_node* t) {
+    if (t->where != place::channel) {
+      return;
+    }
+    for (const waiter* w = t->waiting; w != nullptr; w = w->next_case) {
+      out << "    ";
+      describe(out, t);
+      describe_wait(out, w, "blocked");
+      out << '\n';
+    }
+  };
+  list(&main_);
+  for (const tasklet_node* t = registry_; t != nullptr; t = t->registry_next) {
+    list(t);
+  }
+  if (would_block != nullptr) {
+    out << "  and ";
+    describe(out, would_block);
+    if (why != nullptr) {
+      for (const waiter* w = why; w != nullptr; w = w->next_case) {
+        describe_wait(out, w, "would block");
+      }
+    } else {
+      out << " would wait";
+    }
+    out << '\n';
+  }
+  return out.str();
+}
+
+void scheduler::notify_switch(tasklet_node* from, tasklet_node* to) noexcept {
+  hooks::call_schedule(from, to);
+}
+
+}  // namespace stackless::detail
+
+namespace stackless {
+
+using detail::place;
+using detail::scheduler;
+using detail::tasklet_node;
+
+namespace {
+tasklet run_main(const detail::watchdog_limits& limits) {
+  scheduler& s = scheduler::current();
+  s.require_main("run()");
+  tasklet_node* main = s.main();
+  if (!s.enter_run(main, limits)) {
+    return {};
+  }
+  s.drive();
+  tasklet victim;
+  if (tasklet_node* v = s.leave_run(main)) {
+    victim = tasklet(v);
+    detail::release(v);
+  }
+  detail::rethrow_bomb(main);
+  return victim;
+}
+}  // namespace
+
+tasklet run() { return run_main({}); }
+
+tasklet run(std::uint64_t ticks, run_options options) {
+  return run_main({ticks, std::chrono::nanoseconds(0), options.soft, options.total});
+}
+
+tasklet run(std::chrono::nanoseconds duration, run_options options) {
+  if (duration.count() <= 0) {
+    throw std::invalid_argument("stackless::run: the duration must be positive");
+  }
+  return run_main({0, duration, options.soft, options.total});
+}
+
+detail::run_awaiter run_nested(std::uint64_t ticks, run_options options) {
+  return detail::run_awaiter({ticks, std::chrono::nanoseconds(0), options.soft, options.total});
+}
+
+namespace detail {
+
+bool run_awaiter::await_suspend(std::coroutine_handle<> h) {
+  scheduler& s = scheduler::current();
+  caller_ = s.running();
+  caller_->resume_point = h;
+  entered_ = s.enter_run(caller_, limits_);
+  return entered_;
+}
+
+tasklet run_awaiter::await_resume() {
+  scheduler& s = scheduler::current();
+  tasklet victim;
+  if (entered_) {
+    if (tasklet_node* v = s.leave_run(caller_)) {
+      victim = tasklet(v);
+      release(v);
+    }
+  }
+  rethrow_bomb(caller_);
+  return victim;
+}
+
+bool schedule_awaiter::await_suspend(std::coroutine_handle<> h) noexcept {
+  scheduler& s = scheduler::current();
+  caller_ = s.running();
+  caller_->resume_point = h;
+  if (!remove_) {
+    if (s.runcount() <= 1) {
+      return false;  // alone: schedule() returns at once (SCH-6)
+    }
+    s.rotate();
+    return true;
+  }
+  if (!s.may_leave(caller_, false, nullptr)) {
+    return false;
+  }
+  s.unlink(caller_);
+  s.after_leave();
+  return !(s.head() == caller_ && caller_->is_main);
+}
+
+void wait_for_helper(tasklet_node* helper, const bool& done) {
+  scheduler& s = scheduler::current();
+  tasklet_node* main = s.main();
+  if (!done) {
+    // Main pauses; the helper wakes it when done, or the empty run queue does (SCH-8).
+    s.unlink(main);
+    s.after_leave();
+    s.drive();
+  }
+  if (!done) {
+    if (!helper->alive) {
+      rethrow_bomb(main);
+      throw runtime_error("task::wait(): the task's tasklet was killed before it completed");
+    }
+    std::string report = s.deadlock_report(main, nullptr);
+    s.destroy(helper);  // its locals point into the caller's stack frame
+    rethrow_bomb(main);
+    throw deadlock_error("Deadlock: task::wait() cannot complete.\n" + report);
+  }
+  rethrow_bomb(main);
+}
+
+void wake_main() noexcept {
+  scheduler& s = scheduler::current();
+  tasklet_node* main = s.main();
+  if (main->where == place::none) {
+    s.push_back(main);
+  }
+}
+
+}  // namespace detail
+
+atomic::atomic() : tasklet_(getcurrent()), previous_(tasklet_.set_atomic(true)) {}
+
+atomic::~atomic() { tasklet_.set_atomic(previous_); }
+
+schedule_callback set_schedule_callback(schedule_callback callback) {
+  return detail::hooks::set_schedule(std::move(callback));
+}
+
+void destroy_all() {
+  scheduler& s = scheduler::current();
+  s.require_main("destroy_all()");
+  s.destroy_all();
+}
+
+void seed(std::uint64_t value) {
+  scheduler::current().random().seed(static_cast<std::minstd_rand::result_type>(value));
+}
+
+std::uint64_t switch_count() { return scheduler::current().switches(); }
+
+}  // namespace stackless

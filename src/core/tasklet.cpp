@@ -1,0 +1,238 @@
+#include <stackless/tasklet.hpp>
+
+#include <stackless/errors.hpp>
+#include <stackless/detail/channel_core.hpp>
+#include <stackless/detail/frame_pool.hpp>
+#include <stackless/detail/scheduler.hpp>
+
+namespace stackless {
+namespace detail {
+
+void retain(tasklet_node* node) noexcept { node->refs.fetch_add(1, std::memory_order_relaxed); }
+
+void release(tasklet_node* node) noexcept {
+  const std::uint32_t before = node->refs.fetch_sub(1, std::memory_order_acq_rel);
+  if (before == 1) {
+    if (!node->is_main) {
+      const std::size_t bytes = node->block_bytes;
+      node->~tasklet_node();
+      deallocate_frame(node, bytes);
+    }
+    return;
+  }
+  if (before == 2 && node->has_frame && node->alive && node->where == place::none &&
+      node->owner == scheduler::existing()) {
+    // Only the frame's own reference is left: no handle can ever insert it again.
+    node->owner->orphaned(node);
+  }
+}
+
+void tasklet_promise::final_awaiter::await_suspend(
+    std::coroutine_handle<tasklet_promise> h) const noexcept {
+  tasklet_node* node = h.promise().node();
+  node->owner->finish(node);
+  h.destroy();  // destructors of the parameters run now; the node lives while handles do
+}
+
+void tasklet_promise::unhandled_exception() noexcept {
+  try {
+    throw;
+  } catch (const tasklet_exit&) {
+    // EXC-1: the tasklet ends silently.
+  } catch (...) {
+    node()->bomb = std::current_exception();  // handed to the watchdog by finish()
+  }
+}
+
+bool switch_awaiter::await_ready() const noexcept {
+  if (mode_ == mode::after_throw) {
+    return target_ == nullptr || !target_->alive || target_->where != place::runqueue ||
+           target_ == scheduler::current().running();
+  }
+  return target_ == scheduler::current().running();
+}
+
+bool switch_awaiter::await_suspend(std::coroutine_handle<> h) noexcept {
+  scheduler& s = scheduler::current();
+  caller_ = s.running();
+  caller_->resume_point = h;
+  if (mode_ == mode::after_throw) {
+    // EXC-3: the victim runs now, directly in front of the caller.
+    s.unlink(target_);
+    s.push_back(target_);
+  } else if (target_->where != place::runqueue) {
+    s.push_back(target_);  // TSK-8: appended just in front of the caller
+  }
+  s.set_head(target_);
+  if (mode_ == mode::switch_to) {
+    s.unlink(caller_);  // TSK-9: the caller is paused
+  }
+  return true;
+}
+
+}  // namespace detail
+
+using detail::place;
+using detail::scheduler;
+using detail::tasklet_node;
+
+tasklet_node* tasklet::checked() const {
+  if (node_ == nullptr) {
+    throw runtime_error("operation on an empty tasklet handle");
+  }
+  return node_;
+}
+
+bool tasklet::alive() const { return checked()->alive; }
+bool tasklet::blocked() const { return checked()->where == place::channel; }
+bool tasklet::scheduled() const { return checked()->where != place::none; }
+bool tasklet::paused() const { return checked()->alive && node_->where == place::none; }
+bool tasklet::is_main() const { return checked()->is_main; }
+bool tasklet::is_current() const {
+  tasklet_node* n = checked();
+  return n->owner != nullptr && n->owner->running() == n;
+}
+bool tasklet::atomic() const { return checked()->atomic; }
+
+bool tasklet::set_atomic(bool flag) const {
+  tasklet_node* n = checked();
+  const bool previous = n->atomic;
+  n->atomic = flag;
+  if (!flag && n->pending_interrupt && n->owner != nullptr && n->owner->running() == n) {
+    n->owner->interrupt_pending_on_atomic_exit();  // WD-4: the deferred interrupt fires now
+  }
+  return previous;
+}
+
+bool tasklet::block_trap() const { return checked()->block_trap; }
+void tasklet::set_block_trap(bool flag) const { checked()->block_trap = flag; }
+
+std::uint64_t tasklet::id() const { return checked()->id; }
+std::string tasklet::name() const {
+  tasklet_node* n = checked();
+  return n->name ? *n->name : std::string();
+}
+const tasklet& tasklet::set_name(std::string name) const {
+  checked()->name = std::make_unique<std::string>(std::move(name));
+  return *this;
+}
+
+tasklet tasklet::next() const {
+  tasklet_node* n = checked();
+  return n->where == place::runqueue ? tasklet(n->next) : tasklet();
+}
+tasklet tasklet::prev() const {
+  tasklet_node* n = checked();
+  return n->where == place::runqueue ? tasklet(n->prev) : tasklet();
+}
+
+const tasklet& tasklet::insert() const {
+  tasklet_node* n = checked();
+  if (!n->alive) {
+    throw runtime_error("You cannot run an unbound(dead) tasklet");
+  }
+  if (n->where == place::channel) {
+    throw runtime_error("You cannot run a blocked tasklet");
+  }
+  if (n->where == place::none) {
+    n->owner->push_back(n);
+  }
+  return *this;
+}
+
+const tasklet& tasklet::remove() const {
+  tasklet_node* n = checked();
+  if (n->where == place::channel) {
+    throw runtime_error("You cannot remove a blocked tasklet.");
+  }
+  if (n->owner != nullptr && n == n->owner->running()) {
+    throw runtime_error("The current tasklet cannot be removed.");
+  }
+  if (n->where == place::runqueue) {
+    n->owner->unlink(n);
+  }
+  return *this;
+}
+
+detail::switch_awaiter tasklet::run() const {
+  tasklet_node* n = checked();
+  if (!n->alive) {
+    throw runtime_error("You cannot run a dead tasklet");
+  }
+  if (n->where == place::channel) {
+    throw runtime_error("You cannot run a blocked tasklet");
+  }
+  if (n->owner != &scheduler::current()) {
+    throw runtime_error("can't run a tasklet of a different thread");
+  }
+  return {n, detail::switch_awaiter::mode::run};
+}
+
+detail::switch_awaiter tasklet::switch_to() const {
+  tasklet_node* n = checked();
+  if (!n->alive) {
+    throw runtime_error("You cannot switch to a dead tasklet");
+  }
+  if (n->where == place::channel) {
+    throw runtime_error("You cannot switch to a blocked tasklet");
+  }
+  if (n->owner != &scheduler::current()) {
+    throw runtime_error("can't switch to a different thread.");
+  }
+  return {n, detail::switch_awaiter::mode::switch_to};
+}
+
+detail::switch_awaiter tasklet::kill(bool pending) const {
+  return deliver(std::make_exception_ptr(tasklet_exit{}), pending, true);
+}
+
+detail::switch_awaiter tasklet::throw_exception(std::exception_ptr e, bool pending) const {
+  if (!e) {
+    throw std::invalid_argument("throw_exception: null exception_ptr");
+  }
+  return deliver(std::move(e), pending, false);
+}
+
+detail::switch_awaiter tasklet::deliver(std::exception_ptr e, bool pending, bool is_exit) const {
+  tasklet_node* n = checked();
+  detail::switch_awaiter done(nullptr, detail::switch_awaiter::mode::after_throw);
+  if (!n->alive) {
+    if (is_exit) {
+      return done;  // EXC-6: killing a finished tasklet does nothing
+    }
+    throw runtime_error("You cannot throw to a dead tasklet");
+  }
+  scheduler& s = scheduler::current();
+  if (n->owner != &s) {
+    throw runtime_error("can't throw to a tasklet of a different thread");
+  }
+  if (n == s.running()) {
+    std::rethrow_exception(e);  // EXC-3: raised right here in the caller
+  }
+  if (n->where == place::channel) {
+    detail::cancel_wait(n);
+  }
+  n->bomb = std::move(e);
+  if (pending) {
+    if (n->where == place::none) {
+      s.push_back(n);
+    }
+    return done;
+  }
+  if (n->where == place::none) {
+    s.insert_after(s.running(), n);  // the victim runs next
+  }
+  if (s.main_is_running()) {
+    // Main switches at once and returns when the victim has died or yielded.
+    detail::switch_awaiter now(n, detail::switch_awaiter::mode::after_throw);
+    std::move(now).wait();
+    return done;
+  }
+  return {n, detail::switch_awaiter::mode::after_throw};
+}
+
+tasklet getcurrent() { return tasklet(scheduler::current().running()); }
+tasklet getmain() { return tasklet(scheduler::current().main()); }
+std::size_t getruncount() { return scheduler::current().runcount(); }
+
+}  // namespace stackless
