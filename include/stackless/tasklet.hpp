@@ -31,15 +31,18 @@ namespace detail {
 
 /// switch_awaiter implements t.run() (TSK-8), t.switch_to() (TSK-9) and the immediate switch
 /// after kill/raise_exception (EXC-3).
-class [[nodiscard("co_await it, or call .wait() from main")]] switch_awaiter
-    : public operation<switch_awaiter> {
+class switch_awaiter : public operation<switch_awaiter> {
  public:
   enum class mode : std::uint8_t { run, switch_to, after_throw };
   switch_awaiter(tasklet_node* target, mode m) noexcept : target_(target), mode_(m) {}
 
   bool await_ready() const noexcept;
   bool await_suspend(std::coroutine_handle<> h) noexcept;
-  void await_resume() const { rethrow_bomb(caller_); }
+  void await_resume() const {
+    if (caller_ != nullptr) {
+      rethrow_bomb(caller_);
+    }
+  }
 
  private:
   tasklet_node* target_;
@@ -159,9 +162,10 @@ class tasklet {
   const tasklet& remove() const;
   /// run switches to this tasklet now, leaving the caller runnable (TSK-8). Throws
   /// runtime_error for a blocked or dead tasklet.
-  detail::switch_awaiter run() const;
+  [[nodiscard("co_await it, or call .wait() from main")]] detail::switch_awaiter run() const;
   /// switch_to is run() that also pauses the caller (TSK-9).
-  detail::switch_awaiter switch_to() const;
+  [[nodiscard("co_await it, or call .wait() from main")]] detail::switch_awaiter switch_to()
+      const;
 
   // --- exceptions (EXC-3..EXC-6) ---------------------------------------------------------
   /// kill raises tasklet_exit in the tasklet. No-op on a finished tasklet. On the current
