@@ -131,8 +131,10 @@ template <class T>
 class [[nodiscard("co_await it, or call .wait() from main")]] send_awaiter
     : public channel_operation<send_awaiter<T>> {
  public:
-  send_awaiter(channel_core* core, T* value, source_site site)
-      : channel_operation<send_awaiter<T>>(core, direction::send, value, site) {}
+  send_awaiter(channel_core* core, T* value, source_site site, bool copy = false)
+      : channel_operation<send_awaiter<T>>(core, direction::send, value, site) {
+    this->waiter_.copies = copy;
+  }
   send_awaiter(channel_core* core, std::exception_ptr error, source_site site)
       : channel_operation<send_awaiter<T>>(core, direction::send, nullptr, site),
         error_(std::move(error)) {
@@ -140,7 +142,6 @@ class [[nodiscard("co_await it, or call .wait() from main")]] send_awaiter
     this->waiter_.sends_exception = true;
   }
   void await_resume() const { rethrow_bomb(this->waiter_.tasklet); }
-  void copy_instead_of_move() noexcept { this->waiter_.copies = true; }
 
  private:
   std::exception_ptr error_;
@@ -233,9 +234,7 @@ class channel : public any_channel {
                                detail::source_site site = detail::source_site::current())
     requires std::is_copy_constructible_v<T>
   {
-    detail::send_awaiter<T> op(core_, const_cast<T*>(&value), site);
-    op.copy_instead_of_move();
-    return op;
+    return {core_, const_cast<T*>(&value), site, true};
   }
 
   /// send_exception makes the receiver throw `e` instead of returning a value (CH-7).

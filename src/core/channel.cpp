@@ -129,8 +129,12 @@ op_result channel_core::operate(waiter& w, bool may_block) {
   }
 
   if (closing_) {
-    me->bomb = std::make_exception_ptr(channel_closed());
-    return op_result::failed;
+    if (sending) {
+      me->bomb = std::make_exception_ptr(channel_closed());
+      return op_result::failed;
+    }
+    w.status = wait_status::closed;  // the receive ends with the closed result (A5)
+    return op_result::done;
   }
   if (!may_block) {
     return op_result::would_block;
