@@ -129,11 +129,11 @@ void* allocate_frame(std::size_t bytes) {
 void deallocate_frame(void* block, std::size_t bytes) noexcept {
   --pool.live;
 #if defined(STACKLESS_NO_FRAME_POOL)
-  ::operator delete(block, bytes);
+  ::operator delete(block);
 #else
   const std::size_t c = class_of(bytes);
   if (c > class_count) {
-    ::operator delete(block, bytes);
+    ::operator delete(block);
     return;
   }
   auto* b = static_cast<free_block*>(block);
