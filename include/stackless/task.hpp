@@ -1,7 +1,7 @@
 #pragma once
 /// stackless::task<T>: a subroutine coroutine. A tasklet (or another task) co_awaits it; it
 /// may block on channels inside, suspending the whole tasklet. It starts when awaited and
-/// returns with symmetric transfer, so a call does not pass through the scheduler.
+/// runs on the awaiter's stack; a call never passes through the scheduler.
 /// Exceptions propagate to the awaiting coroutine.
 ///
 ///   stackless::task<int> add_one(stackless::channel<int> ch) { co_return co_await ch.receive() + 1; }
@@ -33,17 +33,38 @@ class task_promise_base {
 
   std::suspend_always initial_suspend() const noexcept { return {}; }
 
+  // A task that completes while its awaiter is still starting it returns to that awaiter,
+  // which continues without suspending; one that completes later (it blocked, and the
+  // scheduler resumed it) transfers to its awaiter. Stack depth therefore never grows with
+  // the number of calls, whether or not the compiler turns symmetric transfer into a tail
+  // call (GCC does not under AddressSanitizer).
   struct final_awaiter {
     bool await_ready() const noexcept { return false; }
     template <class Promise>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> h) const noexcept {
-      return h.promise().continuation_;
+      task_promise_base& p = h.promise();
+      if (p.starting_) {
+        p.completed_while_starting_ = true;
+        return std::noop_coroutine();
+      }
+      return p.continuation_;
     }
     void await_resume() const noexcept {}
   };
   final_awaiter final_suspend() const noexcept { return {}; }
 
+  /// start runs the task until it first suspends or completes; true if it completed.
+  bool start(std::coroutine_handle<> self, std::coroutine_handle<> caller) {
+    continuation_ = caller;
+    starting_ = true;
+    self.resume();
+    starting_ = false;
+    return completed_while_starting_;
+  }
+
   std::coroutine_handle<> continuation_;
+  bool starting_ = false;
+  bool completed_while_starting_ = false;
 };
 
 template <class T>
@@ -110,9 +131,8 @@ class [[nodiscard("co_await it, or call .wait() from main")]] task {
   struct awaiter {
     std::coroutine_handle<promise_type> handle;
     bool await_ready() const noexcept { return false; }
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) const noexcept {
-      handle.promise().continuation_ = caller;
-      return handle;
+    bool await_suspend(std::coroutine_handle<> caller) const {
+      return !handle.promise().start(handle, caller);
     }
     T await_resume() const { return handle.promise().take(); }
   };
