@@ -42,46 +42,7 @@ void cancel_wait(tasklet_node* t) noexcept {
   t->where = place::none;
 }
 
-namespace {
-
-// The partner's wait is over: drop its other registrations (select cases, GO-5) and mark it
-// runnable-to-be.
-void end_wait(tasklet_node* partner, waiter& fired, wait_status status) noexcept {
-  fired.status = status;
-  for (waiter* w = partner->waiting; w != nullptr; w = w->next_case) {
-    if (w != &fired && w->status == wait_status::pending) {
-      w->channel->unregister(*w);
-    }
-  }
-  partner->waiting = nullptr;
-  partner->where = place::none;
-}
-
-}  // namespace
-
-op_result channel_core::complete_with(waiter& self, waiter& partner) {
-  queue_for(partner.dir).unlink(&partner);
-  tasklet_node* other = partner.tasklet;
-  waiter& sender = self.dir == direction::send ? self : partner;
-  waiter& receiver = self.dir == direction::send ? partner : self;
-  if (sender.sends_exception) {
-    receiver.tasklet->bomb = *static_cast<std::exception_ptr*>(sender.data);
-  } else {
-    try {
-      move_value(receiver.data, sender.data, sender.copies);
-    } catch (...) {
-      // A throwing move or copy: the receiver gets the exception, nothing is left half done.
-      receiver.tasklet->bomb = std::current_exception();
-    }
-  }
-  self.status = wait_status::done;
-  end_wait(other, partner, wait_status::done);
-  scheduler& s = *self.tasklet->owner;
-  const bool yield = s.wake_partner(other, static_cast<int>(self.dir), preference_, schedule_all_);
-  return yield ? op_result::done_switch : op_result::done;
-}
-
-op_result channel_core::operate(waiter& w, bool may_block) {
+op_result channel_core::operate_slow(waiter& w, bool may_block) {
   tasklet_node* me = w.tasklet;
   const bool sending = w.dir == direction::send;
   waiter_queue& partners = sending ? receivers_ : senders_;
@@ -143,18 +104,7 @@ op_result channel_core::operate(waiter& w, bool may_block) {
     me->bomb = std::make_exception_ptr(runtime_error("this tasklet does not like to be blocked."));
     return op_result::failed;
   }
-  scheduler& s = *me->owner;
-  if (!s.may_leave(me, true, &w)) {
-    return op_result::failed;
-  }
-  w.status = wait_status::pending;
-  w.next_case = nullptr;
-  queue_for(w.dir).push_back(&w);
-  s.unlink(me);
-  me->waiting = &w;
-  me->where = place::channel;
-  s.after_leave();
-  return op_result::blocked;
+  return block(w);
 }
 
 void channel_core::close() noexcept {

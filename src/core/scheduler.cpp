@@ -75,50 +75,6 @@ void scheduler::require_main(const char* what) const {
   }
 }
 
-// --- run queue ---------------------------------------------------------------------------
-
-void scheduler::push_back(tasklet_node* t) noexcept {
-  if (head_ == nullptr) {
-    head_ = t->next = t->prev = t;
-  } else {
-    t->next = head_;
-    t->prev = head_->prev;
-    head_->prev->next = t;
-    head_->prev = t;
-  }
-  t->where = place::runqueue;
-  ++runcount_;
-}
-
-void scheduler::push_front(tasklet_node* t) noexcept {
-  push_back(t);
-  head_ = t;
-}
-
-void scheduler::insert_after(tasklet_node* pos, tasklet_node* t) noexcept {
-  t->prev = pos;
-  t->next = pos->next;
-  pos->next->prev = t;
-  pos->next = t;
-  t->where = place::runqueue;
-  ++runcount_;
-}
-
-void scheduler::unlink(tasklet_node* t) noexcept {
-  if (t->next == t) {
-    head_ = nullptr;
-  } else {
-    t->prev->next = t->next;
-    t->next->prev = t->prev;
-    if (head_ == t) {
-      head_ = t->next;
-    }
-  }
-  t->next = t->prev = nullptr;
-  t->where = place::none;
-  --runcount_;
-}
-
 // --- life cycle --------------------------------------------------------------------------
 
 void scheduler::adopt(tasklet_node* t) noexcept {
@@ -198,10 +154,7 @@ void scheduler::deliver_error(std::exception_ptr e) noexcept {
   push_front(w);
 }
 
-bool scheduler::may_leave(tasklet_node* t, bool blocking, const waiter* why) {
-  if (runcount_ > 1 || t->where != place::runqueue) {
-    return true;
-  }
+bool scheduler::may_leave_last(tasklet_node* t, bool blocking, const waiter* why) {
   tasklet_node* w = innermost_watchdog();
   if (w == t ? !blocking : w->where == place::none) {
     return true;  // the watchdog (maybe t itself) is floating and will be resumed (SCH-8)
@@ -212,34 +165,11 @@ bool scheduler::may_leave(tasklet_node* t, bool blocking, const waiter* why) {
   return false;
 }
 
-void scheduler::after_leave() noexcept {
-  if (head_ == nullptr) {
-    tasklet_node* w = innermost_watchdog();
-    if (w->where == place::none) {
-      push_back(w);
-    }
+void scheduler::wake_watchdog() noexcept {
+  tasklet_node* w = innermost_watchdog();
+  if (w->where == place::none) {
+    push_back(w);
   }
-}
-
-bool scheduler::wake_partner(tasklet_node* partner, int caller_direction, int preference,
-                             bool schedule_all) noexcept {
-  tasklet_node* caller = running_;
-  if (partner->owner != this || caller == nullptr || caller->where != place::runqueue) {
-    partner->owner->push_back(partner);
-    return false;
-  }
-  if (schedule_all) {
-    push_back(partner);
-    rotate();
-    return true;
-  }
-  if (preference == -caller_direction) {
-    insert_after(caller, partner);
-    head_ = partner;
-    return true;
-  }
-  push_back(partner);
-  return false;
 }
 
 void scheduler::drive() {

@@ -14,6 +14,8 @@
 #include <memory>
 #include <string>
 
+#include <stackless/detail/config.hpp>
+#include <stackless/detail/scheduler.hpp>
 #include <stackless/detail/source_site.hpp>
 #include <stackless/detail/tasklet_node.hpp>
 
@@ -51,14 +53,14 @@ struct waiter_queue {
   std::uint32_t size = 0;
 
   bool empty() const noexcept { return head == nullptr; }
-  void push_back(waiter* w) noexcept {
+  STACKLESS_HOT void push_back(waiter* w) noexcept {
     w->next = nullptr;
     w->prev = tail;
     (tail ? tail->next : head) = w;
     tail = w;
     ++size;
   }
-  void unlink(waiter* w) noexcept {
+  STACKLESS_HOT void unlink(waiter* w) noexcept {
     (w->prev ? w->prev->next : head) = w->next;
     (w->next ? w->next->prev : tail) = w->prev;
     w->next = w->prev = nullptr;
@@ -75,6 +77,8 @@ enum class op_result : std::uint8_t {
   would_block,  // not performed: it would block and blocking was not allowed
 };
 
+inline void end_wait(tasklet_node* t, waiter& fired, wait_status status) noexcept;
+
 class channel_core {
  public:
   explicit channel_core(std::size_t capacity);
@@ -89,8 +93,19 @@ class channel_core {
 
   /// operate performs the send or receive `w` describes for the running tasklet: hands the
   /// value to a waiting partner, uses the buffer, or (if `may_block`) registers `w` and
-  /// takes the tasklet off the run queue.
-  op_result operate(waiter& w, bool may_block);
+  /// takes the tasklet off the run queue. The common unbuffered cases are inline.
+  STACKLESS_HOT op_result operate(waiter& w, bool may_block) {
+    if (capacity_ == 0 && !hooks_installed.load(std::memory_order_relaxed)) [[likely]] {
+      waiter_queue& partners = w.dir == direction::send ? receivers_ : senders_;
+      if (waiter* partner = partners.head) {
+        return complete_with(w, *partner);
+      }
+      if (may_block && !closing_ && !w.tasklet->block_trap) {
+        return block(w);
+      }
+    }
+    return operate_slow(w, may_block);
+  }
 
   /// close marks the channel closing and wakes blocked receivers (SEMANTICS.md A5).
   void close() noexcept;
@@ -137,7 +152,44 @@ class channel_core {
   waiter_queue& queue_for(direction d) noexcept {
     return d == direction::send ? senders_ : receivers_;
   }
-  op_result complete_with(waiter& self, waiter& partner);
+  op_result operate_slow(waiter& w, bool may_block);
+  STACKLESS_HOT op_result complete_with(waiter& self, waiter& partner) {
+    queue_for(partner.dir).unlink(&partner);
+    tasklet_node* other = partner.tasklet;
+    waiter& sender = self.dir == direction::send ? self : partner;
+    waiter& receiver = self.dir == direction::send ? partner : self;
+    if (sender.sends_exception) [[unlikely]] {
+      receiver.tasklet->bomb = *static_cast<std::exception_ptr*>(sender.data);
+    } else {
+      try {
+        move_value(receiver.data, sender.data, sender.copies);
+      } catch (...) {
+        // A throwing move or copy: the receiver gets the exception; nothing is half done.
+        receiver.tasklet->bomb = std::current_exception();
+      }
+    }
+    self.status = wait_status::done;
+    end_wait(other, partner, wait_status::done);
+    scheduler& s = *self.tasklet->owner;
+    return s.wake_partner(other, static_cast<int>(self.dir), preference_, schedule_all_)
+               ? op_result::done_switch
+               : op_result::done;
+  }
+  STACKLESS_HOT op_result block(waiter& w) {
+    tasklet_node* me = w.tasklet;
+    scheduler& s = *me->owner;
+    if (!s.may_leave(me, true, &w)) {
+      return op_result::failed;
+    }
+    w.status = wait_status::pending;
+    w.next_case = nullptr;
+    queue_for(w.dir).push_back(&w);
+    s.unlink(me);
+    me->waiting = &w;
+    me->where = place::channel;
+    s.after_leave();
+    return op_result::blocked;
+  }
 
   waiter_queue senders_;
   waiter_queue receivers_;
@@ -153,5 +205,20 @@ class channel_core {
 /// cancel_wait takes a blocked tasklet out of every channel queue it is registered in; it
 /// becomes paused. Used by kill/throw, deadlock recovery and teardown.
 void cancel_wait(tasklet_node* t) noexcept;
+
+/// end_wait: the wait of `t` is over because `fired` completed: its other registrations
+/// (select cases, GO-5) are dropped and it is no longer blocked.
+STACKLESS_HOT void end_wait(tasklet_node* t, waiter& fired, wait_status status) noexcept {
+  fired.status = status;
+  if (t->waiting != &fired || fired.next_case != nullptr) [[unlikely]] {
+    for (waiter* w = t->waiting; w != nullptr; w = w->next_case) {
+      if (w != &fired && w->status == wait_status::pending) {
+        w->channel->unregister(*w);
+      }
+    }
+  }
+  t->waiting = nullptr;
+  t->where = place::none;
+}
 
 }  // namespace stackless::detail

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include <stackless/detail/config.hpp>
 #include <stackless/detail/source_site.hpp>
 #include <stackless/detail/tasklet_node.hpp>
 
@@ -58,10 +59,44 @@ class scheduler {
   bool main_is_running() const noexcept { return running_ == &main_; }
 
   // --- run queue ring -------------------------------------------------------------------
-  void push_back(tasklet_node* t) noexcept;   // at the tail, just before the head
-  void push_front(tasklet_node* t) noexcept;  // becomes the head
-  void insert_after(tasklet_node* pos, tasklet_node* t) noexcept;
-  void unlink(tasklet_node* t) noexcept;
+  STACKLESS_HOT void push_back(tasklet_node* t) noexcept {  // at the tail, just before the head
+    if (head_ == nullptr) {
+      head_ = t->next = t->prev = t;
+    } else {
+      t->next = head_;
+      t->prev = head_->prev;
+      head_->prev->next = t;
+      head_->prev = t;
+    }
+    t->where = place::runqueue;
+    ++runcount_;
+  }
+  void push_front(tasklet_node* t) noexcept {  // becomes the head
+    push_back(t);
+    head_ = t;
+  }
+  STACKLESS_HOT void insert_after(tasklet_node* pos, tasklet_node* t) noexcept {
+    t->prev = pos;
+    t->next = pos->next;
+    pos->next->prev = t;
+    pos->next = t;
+    t->where = place::runqueue;
+    ++runcount_;
+  }
+  STACKLESS_HOT void unlink(tasklet_node* t) noexcept {
+    if (t->next == t) {
+      head_ = nullptr;
+    } else {
+      t->prev->next = t->next;
+      t->next->prev = t->prev;
+      if (head_ == t) {
+        head_ = t->next;
+      }
+    }
+    t->next = t->prev = nullptr;
+    t->where = place::none;
+    --runcount_;
+  }
   void set_head(tasklet_node* t) noexcept { head_ = t; }
   void rotate() noexcept { head_ = head_->next; }
 
@@ -77,9 +112,15 @@ class scheduler {
 
   /// may_leave says whether the running tasklet `t` may leave the run queue (block when
   /// `blocking`, else pause) without deadlock; if not, it sets t's bomb to the deadlock error.
-  bool may_leave(tasklet_node* t, bool blocking, const waiter* why);
+  STACKLESS_HOT bool may_leave(tasklet_node* t, bool blocking, const waiter* why) {
+    return runcount_ > 1 || t->where != place::runqueue || may_leave_last(t, blocking, why);
+  }
   /// after_leave wakes the innermost watchdog if the run queue emptied (SCH-8, DL-2).
-  void after_leave() noexcept;
+  STACKLESS_HOT void after_leave() noexcept {
+    if (head_ == nullptr) [[unlikely]] {
+      wake_watchdog();
+    }
+  }
 
   /// deliver_error hands an exception that escaped a tasklet to the innermost watchdog
   /// (SCH-13, EXC-2): it becomes the head and raises it.
@@ -87,12 +128,31 @@ class scheduler {
 
   /// wake makes a tasklet whose wait completed runnable, following CH-5 for who runs next.
   /// Returns true if the caller (`running_`) must yield.
-  bool wake_partner(tasklet_node* partner, int caller_direction, int preference,
-                    bool schedule_all) noexcept;
+  STACKLESS_HOT bool wake_partner(tasklet_node* partner, int caller_direction, int preference,
+                    bool schedule_all) noexcept {
+    tasklet_node* caller = running_;
+    if (partner->owner != this || caller == nullptr || caller->where != place::runqueue)
+        [[unlikely]] {
+      partner->owner->push_back(partner);
+      return false;
+    }
+    if (schedule_all) [[unlikely]] {
+      push_back(partner);
+      rotate();
+      return true;
+    }
+    if (preference == -caller_direction) {
+      insert_after(caller, partner);  // the waiting side is preferred: it runs now
+      head_ = partner;
+      return true;
+    }
+    push_back(partner);
+    return false;
+  }
 
   // --- preemption (watchdog) ------------------------------------------------------------
   /// tick counts one preemption point; true if the running tasklet must suspend now.
-  bool tick() noexcept {
+  STACKLESS_HOT bool tick() noexcept {
     if (--ticks_left_ > 0) [[likely]] {
       return false;
     }
@@ -124,6 +184,8 @@ class scheduler {
 
  private:
   static scheduler& create();
+  bool may_leave_last(tasklet_node* t, bool blocking, const waiter* why);
+  void wake_watchdog() noexcept;
   bool preempt() noexcept;
   void refill_budget() noexcept;
   tasklet_node* innermost_watchdog() noexcept {
