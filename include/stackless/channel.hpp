@@ -212,6 +212,69 @@ class typed_channel_core final : public channel_core {
 }  // namespace detail
 
 template <class T>
+class channel;
+
+/// channel_case<T>: one case of a select (see <stackless/select.hpp>): a send of a value, or a
+/// receive, on one channel. Made by channel<T>::send_case() and receive_case(). A case on an
+/// empty channel handle is never ready (GO-2). Cases may be kept and reused across selects.
+template <class T>
+class channel_case {
+ public:
+  bool is_send() const noexcept { return waiter_.dir == detail::direction::send; }
+  /// received: after a receive case fired, the value, or std::nullopt when it fired because
+  /// the channel was closed (Go's `ok == false`).
+  std::optional<T>& received() noexcept { return value_; }
+  /// set_value replaces the value a send case sends (to reuse the case).
+  void set_value(T value) { value_.emplace(std::move(value)); }
+
+  channel_case(const channel_case& other)
+      : channel_(other.channel_), value_(other.value_), waiter_(fresh(other.waiter_)) {}
+  channel_case(channel_case&& other) noexcept
+      : channel_(std::move(other.channel_)),
+        value_(std::move(other.value_)),
+        waiter_(fresh(other.waiter_)) {}
+  channel_case& operator=(channel_case other) noexcept {
+    std::swap(channel_, other.channel_);
+    std::swap(value_, other.value_);
+    waiter_ = fresh(other.waiter_);
+    return *this;
+  }
+
+  /// prepare readies the registration for a select (internal).
+  detail::waiter* prepare() noexcept {
+    waiter_.channel = channel_.core();
+    waiter_.status = detail::wait_status::pending;
+    waiter_.next_case = nullptr;
+    if (is_send()) {
+      waiter_.data = value_ ? &*value_ : nullptr;
+    } else {
+      value_.reset();
+      waiter_.data = &value_;
+    }
+    return &waiter_;
+  }
+  const detail::waiter& registration() const noexcept { return waiter_; }
+
+ private:
+  friend class channel<T>;
+  channel_case(any_channel ch, detail::direction dir, detail::source_site site)
+      : channel_(std::move(ch)) {
+    waiter_.dir = dir;
+    waiter_.site = site;
+  }
+  static detail::waiter fresh(const detail::waiter& from) noexcept {
+    detail::waiter w;
+    w.dir = from.dir;
+    w.site = from.site;
+    return w;
+  }
+
+  any_channel channel_;
+  std::optional<T> value_;  // send: the value to send; receive: the value received
+  detail::waiter waiter_;
+};
+
+template <class T>
 class channel : public any_channel {
  public:
   using value_type = T;
@@ -275,6 +338,18 @@ class channel : public any_channel {
       ++count;
     }
     co_return count;
+  }
+
+  /// receive_case: a receive for select().
+  channel_case<T> receive_case(detail::source_site site = detail::source_site::current()) const {
+    return channel_case<T>(*this, detail::direction::receive, site);
+  }
+  /// send_case: a send of `value` for select().
+  channel_case<T> send_case(T value,
+                            detail::source_site site = detail::source_site::current()) const {
+    channel_case<T> c(*this, detail::direction::send, site);
+    c.set_value(std::move(value));
+    return c;
   }
 
   /// preference: -1 (default) the receiver runs first after a rendezvous, 1 the sender,

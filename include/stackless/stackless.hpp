@@ -5,5 +5,6 @@
 #include <stackless/errors.hpp>
 #include <stackless/introspect.hpp>
 #include <stackless/scheduler.hpp>
+#include <stackless/select.hpp>
 #include <stackless/task.hpp>
 #include <stackless/tasklet.hpp>

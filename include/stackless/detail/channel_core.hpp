@@ -140,6 +140,16 @@ class channel_core {
 
   /// unregister takes `w` out of this channel's queue (kill, select cleanup, teardown).
   void unregister(waiter& w) noexcept;
+  /// enqueue registers `w` of a blocking select (select_begin checked everything first).
+  void enqueue(waiter& w) noexcept { queue_for(w.dir).push_back(&w); }
+  /// ready_for: an operation in direction `d` would complete (or fail, if closing) now.
+  bool ready_for(direction d) const noexcept {
+    if (closing_) {
+      return true;
+    }
+    return d == direction::send ? (!receivers_.empty() || buffered_ < capacity_)
+                                : (!senders_.empty() || buffered_ > 0);
+  }
 
   // Links in the process-wide list of channels, for snapshots.
   channel_core* registry_next = nullptr;

@@ -1,0 +1,276 @@
+#pragma once
+/// stackless::select: wait on several channel operations at once and perform exactly one,
+/// with Go's semantics (SEMANTICS.md A6, GO-1..GO-9):
+///
+///   auto r = co_await stackless::select(jobs.receive_case(), results.send_case(42),
+///                                       stop.receive_case());
+///   switch (r.index()) {
+///     case 0: handle(r.get<0>()); break;   // the value received on jobs
+///     case 1: break;                       // 42 was sent
+///     case 2: co_return;
+///   }
+///
+/// - Among the cases ready now, one is chosen uniformly at random (GO-3) from the calling
+///   thread's generator, which stackless::seed() makes reproducible (A9).
+///   select_in_order() chooses the first ready case instead (for "stop must win").
+/// - With a stackless::default_case among the cases, select never blocks: the default fires
+///   when no case is ready (GO-4).
+/// - Otherwise the tasklet registers on every case and sleeps; the first partner to arrive
+///   completes that case, and every other registration is removed before the tasklet runs
+///   again (GO-5). A select never pairs with itself (GO-7). A case on an empty channel
+///   handle is never ready (GO-2).
+/// - Closed channels (A5, GO-6): a receive case on a closed channel is ready and fires with
+///   no value (get() throws channel_closed, received() is std::nullopt); a send case on a
+///   closing channel is ready, and firing it throws channel_closed. An exception sent with
+///   send_exception to a receive case is thrown by the select.
+/// - Main uses `.wait()`; blocking with nothing else runnable throws deadlock_error.
+
+#include <array>
+#include <coroutine>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include <stackless/channel.hpp>
+#include <stackless/errors.hpp>
+#include <stackless/detail/channel_core.hpp>
+#include <stackless/detail/operation.hpp>
+#include <stackless/detail/scheduler.hpp>
+
+namespace stackless {
+
+/// default_case: put it among the cases of a select to make it non-blocking (GO-4).
+struct default_case {};
+
+/// Options of the run-time-list form of select.
+struct select_options {
+  bool with_default = false;  // non-blocking: returns cases.size() when nothing is ready
+  bool in_order = false;      // the first ready case wins instead of a random one
+};
+
+namespace detail {
+
+struct select_start {
+  std::size_t fired;  // the case performed, `n` for the default, or `npos` when blocked
+  op_result result;
+};
+inline constexpr std::size_t select_blocked = static_cast<std::size_t>(-1);
+
+/// select_begin runs pass 1 (poll the cases, in random or given order, and perform one ready
+/// case) and, if none is ready and there is no default, pass 2 (register every case and
+/// take the running tasklet off the run queue).
+select_start select_begin(waiter* const* cases, std::size_t n, bool has_default, bool in_order);
+/// select_fired: which case completed a blocked select (pass 3 happened in the waker).
+std::size_t select_fired(waiter* const* cases, std::size_t n) noexcept;
+
+template <class C>
+inline constexpr bool is_default_case = std::is_same_v<C, default_case>;
+
+template <class C>
+struct case_value {};
+template <class T>
+struct case_value<channel_case<T>> {
+  using type = T;
+};
+
+/// The awaiter shared by both forms: `Derived` supplies the waiter array.
+template <class Derived, class Result>
+class select_operation : public operation<Derived> {
+ public:
+  bool await_ready() const noexcept { return false; }
+
+  bool await_suspend(std::coroutine_handle<> h) {
+    Derived& self = static_cast<Derived&>(*this);
+    scheduler& s = scheduler::current();
+    me_ = s.running();
+    me_->resume_point = h;
+    auto [waiters, n] = self.waiters();
+    const select_start start = select_begin(waiters, n, self.has_default(), self.in_order());
+    fired_ = start.fired;
+    switch (start.result) {
+      case op_result::done:
+        return s.tick();
+      case op_result::failed:
+        return false;
+      default:
+        return true;
+    }
+  }
+
+ protected:
+  std::size_t fired_index() {
+    rethrow_bomb(me_);
+    if (fired_ == select_blocked) {
+      auto [waiters, n] = static_cast<Derived&>(*this).waiters();
+      fired_ = select_fired(waiters, n);
+    }
+    return fired_;
+  }
+
+  tasklet_node* me_ = nullptr;
+  std::size_t fired_ = select_blocked;
+};
+
+}  // namespace detail
+
+/// What a fixed-form select returns: which case fired, and the received values.
+template <class... Cases>
+class select_result {
+ public:
+  select_result(std::size_t index, std::tuple<Cases...>&& cases)
+      : index_(index), cases_(std::move(cases)) {}
+
+  /// index: the position of the case that fired (the default case's position if it did).
+  std::size_t index() const noexcept { return index_; }
+
+  /// received<I>: the value received by receive case I, std::nullopt if it fired because
+  /// its channel was closed. Throws runtime_error if case I did not fire.
+  template <std::size_t I>
+  auto& received() {
+    static_assert(!detail::is_default_case<std::tuple_element_t<I, std::tuple<Cases...>>>,
+                  "the default case carries no value");
+    if (I != index_) {
+      throw runtime_error("select_result: case " + std::to_string(I) + " did not fire (" +
+                          std::to_string(index_) + " did)");
+    }
+    return std::get<I>(cases_).received();
+  }
+
+  /// get<I>: the value received by receive case I (moved out). Throws channel_closed if the
+  /// case fired because its channel was closed, runtime_error if case I did not fire.
+  template <std::size_t I>
+  auto get() {
+    auto& value = received<I>();
+    if (!value) {
+      throw channel_closed();
+    }
+    return std::move(*value);
+  }
+
+ private:
+  std::size_t index_;
+  std::tuple<Cases...> cases_;
+};
+
+namespace detail {
+
+template <class... Cases>
+class [[nodiscard("co_await it, or call .wait() from main")]] select_awaiter
+    : public select_operation<select_awaiter<Cases...>, select_result<Cases...>> {
+  static constexpr std::size_t case_count = sizeof...(Cases);
+  static constexpr std::size_t default_count = (std::size_t{is_default_case<Cases>} + ... + 0);
+  static_assert(default_count <= 1, "a select has at most one default case");
+  static constexpr std::size_t channel_count = case_count - default_count;
+
+ public:
+  explicit select_awaiter(bool in_order, Cases&&... cases)
+      : cases_(std::move(cases)...), in_order_(in_order) {}
+
+  std::pair<waiter* const*, std::size_t> waiters() {
+    if (!prepared_) {
+      std::size_t k = 0;
+      std::apply(
+          [&](auto&... c) {
+            std::size_t position = 0;
+            (
+                [&](auto& one) {
+                  if constexpr (!is_default_case<std::decay_t<decltype(one)>>) {
+                    waiters_[k] = one.prepare();
+                    positions_[k++] = position;
+                  }
+                  ++position;
+                }(c),
+                ...);
+          },
+          cases_);
+      prepared_ = true;
+    }
+    return {waiters_.data(), channel_count};
+  }
+  bool has_default() const noexcept { return default_count != 0; }
+  bool in_order() const noexcept { return in_order_; }
+
+  select_result<Cases...> await_resume() {
+    const std::size_t k = this->fired_index();
+    return select_result<Cases...>(k < channel_count ? positions_[k] : default_position(),
+                                   std::move(cases_));
+  }
+
+ private:
+  static constexpr std::size_t default_position() {
+    std::size_t i = 0;
+    ((is_default_case<Cases> ? false : (++i, true)) && ...);
+    return i;
+  }
+
+  std::tuple<Cases...> cases_;
+  std::array<waiter*, channel_count + 1> waiters_{};
+  std::array<std::size_t, channel_count + 1> positions_{};
+  bool in_order_;
+  bool prepared_ = false;
+};
+
+template <class T>
+class [[nodiscard("co_await it, or call .wait() from main")]] select_span_awaiter
+    : public select_operation<select_span_awaiter<T>, std::size_t> {
+ public:
+  select_span_awaiter(std::span<channel_case<T>> cases, select_options options)
+      : cases_(cases), options_(options) {}
+  select_span_awaiter(select_span_awaiter&&) = default;
+
+  std::pair<waiter* const*, std::size_t> waiters() {
+    if (waiters_.empty()) {
+      waiters_.reserve(cases_.size());
+      for (channel_case<T>& c : cases_) {
+        waiters_.push_back(c.prepare());
+      }
+    }
+    return {waiters_.data(), waiters_.size()};
+  }
+  bool has_default() const noexcept { return options_.with_default; }
+  bool in_order() const noexcept { return options_.in_order; }
+
+  /// The index of the case that fired, or cases.size() for the default.
+  std::size_t await_resume() { return this->fired_index(); }
+
+ private:
+  std::span<channel_case<T>> cases_;
+  select_options options_;
+  std::vector<waiter*> waiters_;
+};
+
+}  // namespace detail
+
+/// select performs exactly one of `cases` (channel_case objects, at most one default_case),
+/// blocking until one can proceed unless a default_case is given. Returns a select_result.
+template <class... Cases>
+detail::select_awaiter<std::decay_t<Cases>...> select(Cases&&... cases) {
+  return detail::select_awaiter<std::decay_t<Cases>...>(false, std::decay_t<Cases>(
+                                                                   std::forward<Cases>(cases))...);
+}
+
+/// select_in_order is select() where the first ready case, in argument order, wins.
+template <class... Cases>
+detail::select_awaiter<std::decay_t<Cases>...> select_in_order(Cases&&... cases) {
+  return detail::select_awaiter<std::decay_t<Cases>...>(true, std::decay_t<Cases>(
+                                                                  std::forward<Cases>(cases))...);
+}
+
+/// select over a run-time list of cases of one element type. Returns the index of the case
+/// that fired (its value is in cases[i].received()), or cases.size() for the default. The
+/// cases must outlive the co_await.
+template <class T>
+detail::select_span_awaiter<T> select(std::span<channel_case<T>> cases,
+                                      select_options options = {}) {
+  return {cases, options};
+}
+template <class T>
+detail::select_span_awaiter<T> select(std::vector<channel_case<T>>& cases,
+                                      select_options options = {}) {
+  return {std::span<channel_case<T>>(cases), options};
+}
+
+}  // namespace stackless
