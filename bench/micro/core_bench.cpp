@@ -1,11 +1,12 @@
 // Micro benchmarks of the core (issue: spawn, schedule switch, B2 ping-pong, B3 ring), each
 // beside the raw C++20 lower bound of BENCHMARKS.md in the same run.
-#include <benchmark/benchmark.h>
-
 #include <chrono>
 #include <vector>
 
+#include <benchmark/benchmark.h>
+
 #include <stackless/stackless.hpp>
+
 #include <stackless/detail/frame_pool.hpp>
 
 #include "raw_baseline.hpp"
@@ -179,7 +180,9 @@ raw::fiber raw_ring_member(raw::channel* in, raw::channel* out, int size) {
   }
 }
 
-raw::fiber raw_inject(raw::channel* first, long hops) { co_await first->send(static_cast<int>(hops)); }
+raw::fiber raw_inject(raw::channel* first, long hops) {
+  co_await first->send(static_cast<int>(hops));
+}
 
 void raw_ring(benchmark::State& state) {
   const auto size = static_cast<int>(state.range(0));

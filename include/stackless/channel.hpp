@@ -23,6 +23,7 @@
 #include <stackless/errors.hpp>
 #include <stackless/task.hpp>
 #include <stackless/tasklet.hpp>
+
 #include <stackless/detail/channel_core.hpp>
 #include <stackless/detail/operation.hpp>
 #include <stackless/detail/scheduler.hpp>
@@ -131,11 +132,11 @@ template <class T>
 class [[nodiscard("co_await it, or call .wait() from main")]] send_awaiter
     : public channel_operation<send_awaiter<T>> {
  public:
-  send_awaiter(channel_core* core, T* value, source_site site, bool copy = false)
+  send_awaiter(channel_core * core, T * value, source_site site, bool copy = false)
       : channel_operation<send_awaiter<T>>(core, direction::send, value, site) {
     this->waiter_.copies = copy;
   }
-  send_awaiter(channel_core* core, std::exception_ptr error, source_site site)
+  send_awaiter(channel_core * core, std::exception_ptr error, source_site site)
       : channel_operation<send_awaiter<T>>(core, direction::send, nullptr, site),
         error_(std::move(error)) {
     this->waiter_.data = &error_;
@@ -151,9 +152,9 @@ template <class T, bool ThrowOnClose>
 class [[nodiscard("co_await it, or call .wait() from main")]] receive_awaiter
     : public channel_operation<receive_awaiter<T, ThrowOnClose>> {
  public:
-  receive_awaiter(channel_core* core, source_site site)
+  receive_awaiter(channel_core * core, source_site site)
       : channel_operation<receive_awaiter<T, ThrowOnClose>>(core, direction::receive, nullptr,
-                                                             site) {
+                                                            site) {
     this->waiter_.data = &slot_;
   }
   auto await_resume() {
@@ -294,23 +295,22 @@ class channel : public any_channel {
   }
   /// send of an lvalue copies it straight into the receiver; the original stays untouched.
   detail::send_awaiter<T> send(const T& value,
-                               detail::source_site site = detail::source_site::current())
-    requires std::is_copy_constructible_v<T>
-  {
+                               detail::source_site site = detail::source_site::current()) requires
+      std::is_copy_constructible_v<T> {
     return {core_, const_cast<T*>(&value), site, true};
   }
 
   /// send_exception makes the receiver throw `e` instead of returning a value (CH-7).
-  detail::send_awaiter<T> send_exception(std::exception_ptr e,
-                                         detail::source_site site = detail::source_site::current()) {
+  detail::send_awaiter<T> send_exception(
+      std::exception_ptr e, detail::source_site site = detail::source_site::current()) {
     if (!e) {
       throw std::invalid_argument("send_exception: null exception_ptr");
     }
     return {core_, std::move(e), site};
   }
   template <class E>
-  detail::send_awaiter<T> send_exception(E e,
-                                         detail::source_site site = detail::source_site::current()) {
+  detail::send_awaiter<T> send_exception(
+      E e, detail::source_site site = detail::source_site::current()) {
     return send_exception(std::make_exception_ptr(std::move(e)), site);
   }
 
@@ -322,7 +322,8 @@ class channel : public any_channel {
   }
   /// next is receive() for iteration: it returns std::nullopt instead of throwing when the
   /// channel is closed and drained (CH-9).
-  detail::receive_awaiter<T, false> next(detail::source_site site = detail::source_site::current()) {
+  detail::receive_awaiter<T, false> next(
+      detail::source_site site = detail::source_site::current()) {
     return {core_, site};
   }
 

@@ -11,6 +11,7 @@
 #include <functional>
 
 #include <stackless/tasklet.hpp>
+
 #include <stackless/detail/operation.hpp>
 #include <stackless/detail/scheduler.hpp>
 

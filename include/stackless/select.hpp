@@ -36,6 +36,7 @@
 
 #include <stackless/channel.hpp>
 #include <stackless/errors.hpp>
+
 #include <stackless/detail/channel_core.hpp>
 #include <stackless/detail/operation.hpp>
 #include <stackless/detail/scheduler.hpp>
@@ -219,7 +220,7 @@ class [[nodiscard("co_await it, or call .wait() from main")]] select_span_awaite
  public:
   select_span_awaiter(std::span<channel_case<T>> cases, select_options options)
       : cases_(cases), options_(options) {}
-  select_span_awaiter(select_span_awaiter&&) = default;
+  select_span_awaiter(select_span_awaiter &&) = default;
 
   std::pair<waiter* const*, std::size_t> waiters() {
     if (waiters_.empty()) {
@@ -248,15 +249,15 @@ class [[nodiscard("co_await it, or call .wait() from main")]] select_span_awaite
 /// blocking until one can proceed unless a default_case is given. Returns a select_result.
 template <class... Cases>
 detail::select_awaiter<std::decay_t<Cases>...> select(Cases&&... cases) {
-  return detail::select_awaiter<std::decay_t<Cases>...>(false, std::decay_t<Cases>(
-                                                                   std::forward<Cases>(cases))...);
+  return detail::select_awaiter<std::decay_t<Cases>...>(
+      false, std::decay_t<Cases>(std::forward<Cases>(cases))...);
 }
 
 /// select_in_order is select() where the first ready case, in argument order, wins.
 template <class... Cases>
 detail::select_awaiter<std::decay_t<Cases>...> select_in_order(Cases&&... cases) {
-  return detail::select_awaiter<std::decay_t<Cases>...>(true, std::decay_t<Cases>(
-                                                                  std::forward<Cases>(cases))...);
+  return detail::select_awaiter<std::decay_t<Cases>...>(
+      true, std::decay_t<Cases>(std::forward<Cases>(cases))...);
 }
 
 /// select over a run-time list of cases of one element type. Returns the index of the case

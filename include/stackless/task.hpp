@@ -4,7 +4,8 @@
 /// runs on the awaiter's stack; a call never passes through the scheduler.
 /// Exceptions propagate to the awaiting coroutine.
 ///
-///   stackless::task<int> add_one(stackless::channel<int> ch) { co_return co_await ch.receive() + 1; }
+///   stackless::task<int> add_one(stackless::channel<int> ch) { co_return co_await ch.receive() +
+///   1; }
 
 #include <coroutine>
 #include <exception>
@@ -14,6 +15,7 @@
 
 #include <stackless/errors.hpp>
 #include <stackless/tasklet.hpp>
+
 #include <stackless/detail/frame_pool.hpp>
 #include <stackless/detail/scheduler.hpp>
 
@@ -118,7 +120,7 @@ class [[nodiscard("co_await it, or call .wait() from main")]] task {
 
   task() noexcept = default;
   explicit task(std::coroutine_handle<promise_type> h) noexcept : handle_(h) {}
-  task(task&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+  task(task && other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
   task& operator=(task&& other) noexcept {
     if (this != &other) {
       reset();
@@ -137,11 +139,11 @@ class [[nodiscard("co_await it, or call .wait() from main")]] task {
     T await_resume() const { return handle.promise().take(); }
   };
   /// co_await runs the task to completion inside the awaiting tasklet.
-  awaiter operator co_await() && noexcept { return awaiter{handle_}; }
+  awaiter operator co_await()&& noexcept { return awaiter{handle_}; }
 
   /// wait runs the task from the main tasklet, running the scheduler until it completes.
   /// Throws deadlock_error if it can never complete, runtime_error if called in a tasklet.
-  T wait() && {
+  T wait()&& {
     detail::scheduler::current().require_main("task::wait()");
     struct outcome {
       std::variant<std::monostate, std::conditional_t<std::is_void_v<T>, std::monostate, T>,
@@ -161,7 +163,7 @@ class [[nodiscard("co_await it, or call .wait() from main")]] task {
 
  private:
   template <class Outcome>
-  static tasklet run_helper(task body, Outcome* out) {
+  static tasklet run_helper(task body, Outcome * out) {
     try {
       if constexpr (std::is_void_v<T>) {
         co_await std::move(body);

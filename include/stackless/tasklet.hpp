@@ -18,6 +18,7 @@
 #include <utility>
 
 #include <stackless/errors.hpp>
+
 #include <stackless/detail/frame_pool.hpp>
 #include <stackless/detail/operation.hpp>
 #include <stackless/detail/scheduler.hpp>
@@ -120,9 +121,7 @@ class tasklet {
   }
 
   explicit operator bool() const noexcept { return node_ != nullptr; }
-  friend bool operator==(const tasklet& a, const tasklet& b) noexcept {
-    return a.node_ == b.node_;
-  }
+  friend bool operator==(const tasklet& a, const tasklet& b) noexcept { return a.node_ == b.node_; }
 
   // --- state (TSK-4) -------------------------------------------------------------------
   /// alive: started or startable and not yet finished.
@@ -164,8 +163,7 @@ class tasklet {
   /// runtime_error for a blocked or dead tasklet.
   [[nodiscard("co_await it, or call .wait() from main")]] detail::switch_awaiter run() const;
   /// switch_to is run() that also pauses the caller (TSK-9).
-  [[nodiscard("co_await it, or call .wait() from main")]] detail::switch_awaiter switch_to()
-      const;
+  [[nodiscard("co_await it, or call .wait() from main")]] detail::switch_awaiter switch_to() const;
 
   // --- exceptions (EXC-3..EXC-6) ---------------------------------------------------------
   /// kill raises tasklet_exit in the tasklet. No-op on a finished tasklet. On the current

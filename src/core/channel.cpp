@@ -2,6 +2,7 @@
 
 #include <stackless/channel.hpp>
 #include <stackless/errors.hpp>
+
 #include <stackless/detail/channel_core.hpp>
 #include <stackless/detail/scheduler.hpp>
 
@@ -22,8 +23,8 @@ channel_core::~channel_core() {
     while (waiter* w = q->head) {
       tasklet_node* t = w->tasklet;
       cancel_wait(t);
-      t->bomb = t->is_main ? std::make_exception_ptr(runtime_error(
-                                 "the channel main was waiting on was destroyed"))
+      t->bomb = t->is_main ? std::make_exception_ptr(
+                                 runtime_error("the channel main was waiting on was destroyed"))
                            : std::make_exception_ptr(tasklet_exit{});
       t->owner->push_back(t);
     }
@@ -59,7 +60,7 @@ op_result channel_core::operate_slow(waiter& w, bool may_block) {
     if (!partners.empty()) {
       return complete_with(w, *partners.head);
     }
-    if (buffered_ < capacity_) {
+    if (buffered_ < capacity_ && !closing_) {  // after close, Go refuses every send
       if (w.sends_exception) {
         me->bomb = std::make_exception_ptr(
             runtime_error("send_exception on a buffered channel needs a waiting receiver"));

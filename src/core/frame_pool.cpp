@@ -1,9 +1,9 @@
-#include <stackless/detail/frame_pool.hpp>
-
 #include <cstdint>
 #include <mutex>
 #include <new>
 #include <vector>
+
+#include <stackless/detail/frame_pool.hpp>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define STACKLESS_ASAN 1
@@ -37,7 +37,9 @@ struct free_block {
   free_block* next;
 };
 
-constexpr std::size_t class_of(std::size_t bytes) noexcept { return (bytes + granule - 1) / granule; }
+constexpr std::size_t class_of(std::size_t bytes) noexcept {
+  return (bytes + granule - 1) / granule;
+}
 
 struct global_pool {
   std::mutex mutex;

@@ -4,6 +4,7 @@
 
 #include <stackless/channel.hpp>
 #include <stackless/scheduler.hpp>
+
 #include <stackless/detail/channel_core.hpp>
 #include <stackless/detail/tasklet_node.hpp>
 

@@ -1,6 +1,6 @@
-#include <stackless/introspect.hpp>
-
 #include <sstream>
+
+#include <stackless/introspect.hpp>
 
 #include <stackless/detail/channel_core.hpp>
 #include <stackless/detail/scheduler.hpp>

@@ -1,5 +1,3 @@
-#include <stackless/scheduler.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -8,7 +6,9 @@
 #include <sstream>
 
 #include <stackless/errors.hpp>
+#include <stackless/scheduler.hpp>
 #include <stackless/task.hpp>
+
 #include <stackless/detail/channel_core.hpp>
 #include <stackless/detail/frame_pool.hpp>
 
@@ -159,9 +159,8 @@ bool scheduler::may_leave_last(tasklet_node* t, bool blocking, const waiter* why
   if (w == t ? !blocking : w->where == place::none) {
     return true;  // the watchdog (maybe t itself) is floating and will be resumed (SCH-8)
   }
-  t->bomb = std::make_exception_ptr(
-      deadlock_error("Deadlock: the last runnable tasklet cannot be blocked.\n" +
-                     deadlock_report(t, why)));
+  t->bomb = std::make_exception_ptr(deadlock_error(
+      "Deadlock: the last runnable tasklet cannot be blocked.\n" + deadlock_report(t, why)));
   return false;
 }
 

@@ -1,8 +1,8 @@
 // The select engine (GO-1..GO-9), in the three passes of Go's selectgo: poll, register,
 // and the cleanup that the waking partner performs through end_wait().
+#include <stackless/errors.hpp>
 #include <stackless/select.hpp>
 
-#include <stackless/errors.hpp>
 #include <stackless/detail/channel_core.hpp>
 #include <stackless/detail/scheduler.hpp>
 

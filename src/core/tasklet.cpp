@@ -1,6 +1,6 @@
+#include <stackless/errors.hpp>
 #include <stackless/tasklet.hpp>
 
-#include <stackless/errors.hpp>
 #include <stackless/detail/channel_core.hpp>
 #include <stackless/detail/frame_pool.hpp>
 #include <stackless/detail/scheduler.hpp>

@@ -1,13 +1,12 @@
 // Channel rules CH-1..CH-13 and decision A5 (SEMANTICS.md).
-#include <stackless/channel.hpp>
-
-#include <gtest/gtest.h>
-
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include <stackless/channel.hpp>
 #include <stackless/scheduler.hpp>
 
 #include "recorder.hpp"
@@ -307,10 +306,10 @@ struct callback_call {
 
 TEST(Channel, CH12_ChannelCallbackSeesEveryOperation) {
   std::vector<callback_call> calls;
-  stackless::set_channel_callback([&](const stackless::any_channel& c, const tasklet& t,
-                                      bool sending, bool will_block) {
-    calls.push_back({c.id(), t.id(), sending, will_block});
-  });
+  stackless::set_channel_callback(
+      [&](const stackless::any_channel& c, const tasklet& t, bool sending, bool will_block) {
+        calls.push_back({c.id(), t.id(), sending, will_block});
+      });
   recorder r;
   channel<int> ch;
   tasklet rt = receiver(&r, ch, "r");

@@ -1,13 +1,12 @@
 // Exceptions, kill and deadlock: EXC-1..EXC-7, DL-1..DL-4 (SEMANTICS.md Part B section 3).
-#include <stackless/errors.hpp>
-
-#include <gtest/gtest.h>
-
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 
+#include <gtest/gtest.h>
+
 #include <stackless/channel.hpp>
+#include <stackless/errors.hpp>
 #include <stackless/scheduler.hpp>
 #include <stackless/tasklet.hpp>
 
@@ -123,8 +122,8 @@ TEST(Exceptions, EXC3_ThrowFromATaskletRunsTheVictimWhenAwaited) {
   stackless::run();
   throw_from_tasklet(&r, victim);
   stackless::run();
-  EXPECT_EQ(r.events, (std::vector<std::string>{"thrower", "caught from tasklet",
-                                                "thrower again"}));
+  EXPECT_EQ(r.events,
+            (std::vector<std::string>{"thrower", "caught from tasklet", "thrower again"}));
 }
 
 TEST(Exceptions, EXC4_KillBeforeStartSkipsTheBody) {

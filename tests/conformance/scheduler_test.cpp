@@ -1,13 +1,12 @@
 // Scheduler rules SCH-1..SCH-14 (SEMANTICS.md Part B section 1).
-#include <stackless/scheduler.hpp>
-
-#include <gtest/gtest.h>
-
 #include <stdexcept>
 #include <string>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include <stackless/channel.hpp>
+#include <stackless/scheduler.hpp>
 
 #include "recorder.hpp"
 
@@ -203,10 +202,9 @@ TEST(Scheduler, SCH14_ScheduleCallbackSeesEverySwitch) {
   recorder r;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> switches;
   const std::uint64_t main_id = stackless::getmain().id();
-  auto previous = stackless::set_schedule_callback(
-      [&](const tasklet& from, const tasklet& to) {
-        switches.emplace_back(from ? from.id() : 0, to.id());
-      });
+  auto previous = stackless::set_schedule_callback([&](const tasklet& from, const tasklet& to) {
+    switches.emplace_back(from ? from.id() : 0, to.id());
+  });
   EXPECT_FALSE(previous);
   tasklet a = record(&r, "a");
   const std::uint64_t a_id = a.id();
@@ -233,9 +231,8 @@ TEST(Scheduler, SCH14_CallbackSeesTheCreationOfAThreadsMain) {
 
 TEST(Scheduler, SCH14_CallbackExceptionsAreIgnored) {
   recorder r;
-  stackless::set_schedule_callback([](const tasklet&, const tasklet&) {
-    throw std::runtime_error("callback failure");
-  });
+  stackless::set_schedule_callback(
+      [](const tasklet&, const tasklet&) { throw std::runtime_error("callback failure"); });
   record(&r, "ran");
   ::testing::internal::CaptureStderr();
   stackless::run();

@@ -1,13 +1,12 @@
 // Tasklet rules TSK-4..TSK-15 (SEMANTICS.md Part B section 2).
-#include <stackless/tasklet.hpp>
-
-#include <gtest/gtest.h>
-
 #include <set>
 #include <string>
 
+#include <gtest/gtest.h>
+
 #include <stackless/channel.hpp>
 #include <stackless/scheduler.hpp>
+#include <stackless/tasklet.hpp>
 
 #include "recorder.hpp"
 
@@ -115,7 +114,7 @@ TEST(Tasklet, TSK7_RemoveErrorsAndNoOps) {
   EXPECT_TRUE(t.paused());
   t.insert();
   stackless::run();
-  EXPECT_THROW(t.remove(), stackless::runtime_error);  // blocked
+  EXPECT_THROW(t.remove(), stackless::runtime_error);                     // blocked
   EXPECT_THROW(stackless::getmain().remove(), stackless::runtime_error);  // current
   ch.send(2).wait();
   stackless::run();

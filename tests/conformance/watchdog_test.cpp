@@ -1,9 +1,9 @@
 // Watchdog and preemption: A1, WD-2..WD-8 (SEMANTICS.md).
-#include <stackless/scheduler.hpp>
+#include <chrono>
 
 #include <gtest/gtest.h>
 
-#include <chrono>
+#include <stackless/scheduler.hpp>
 
 #include "recorder.hpp"
 

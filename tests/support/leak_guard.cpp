@@ -6,6 +6,7 @@
 
 #include <stackless/introspect.hpp>
 #include <stackless/scheduler.hpp>
+
 #include <stackless/detail/frame_pool.hpp>
 
 namespace {

@@ -1,9 +1,8 @@
 // snapshot(): what the introspection layer reports.
-#include <stackless/introspect.hpp>
-
 #include <gtest/gtest.h>
 
 #include <stackless/channel.hpp>
+#include <stackless/introspect.hpp>
 #include <stackless/scheduler.hpp>
 
 namespace {

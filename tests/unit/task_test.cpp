@@ -1,13 +1,12 @@
 // stackless::task<T>: subroutine coroutines inside tasklets.
-#include <stackless/task.hpp>
-
-#include <gtest/gtest.h>
-
 #include <stdexcept>
 #include <string>
 
+#include <gtest/gtest.h>
+
 #include <stackless/channel.hpp>
 #include <stackless/scheduler.hpp>
+#include <stackless/task.hpp>
 
 namespace {
 

@@ -31,10 +31,10 @@ struct waiter;
 
 /// How a watchdog run is bounded (SEMANTICS.md A1, WD-2..WD-5).
 struct watchdog_limits {
-  std::uint64_t ticks = 0;                      // 0: no tick budget
-  std::chrono::nanoseconds duration{0};         // 0: no time budget
+  std::uint64_t ticks = 0;               // 0: no tick budget
+  std::chrono::nanoseconds duration{0};  // 0: no time budget
   bool soft = false;
-  bool total = false;                           // budget for the whole run, not per switch
+  bool total = false;  // budget for the whole run, not per switch
 };
 
 class scheduler {
@@ -101,8 +101,8 @@ class scheduler {
   void rotate() noexcept { head_ = head_->next; }
 
   // --- life cycle -----------------------------------------------------------------------
-  void adopt(tasklet_node* t) noexcept;   // a new coroutine tasklet: register and enqueue
-  void finish(tasklet_node* t) noexcept;  // the running tasklet ended (bomb: its error)
+  void adopt(tasklet_node* t) noexcept;     // a new coroutine tasklet: register and enqueue
+  void finish(tasklet_node* t) noexcept;    // the running tasklet ended (bomb: its error)
   void orphaned(tasklet_node* t) noexcept;  // the last handle of a paused tasklet went away
 
   /// drive runs tasklets until main is at the head of the run queue again; main only.
@@ -129,7 +129,7 @@ class scheduler {
   /// wake makes a tasklet whose wait completed runnable, following CH-5 for who runs next.
   /// Returns true if the caller (`running_`) must yield.
   STACKLESS_HOT bool wake_partner(tasklet_node* partner, int caller_direction, int preference,
-                    bool schedule_all) noexcept {
+                                  bool schedule_all) noexcept {
     tasklet_node* caller = running_;
     if (partner->owner != this || caller == nullptr || caller->where != place::runqueue)
         [[unlikely]] {
