@@ -3,7 +3,7 @@
 # (issue 4), the demo is the seed examples.
 set -euo pipefail
 build=${1:-build/release}
-for example in chicken_egg reader_writer yes_no bad_channel; do
+for example in chicken_egg reader_writer yes_no bad_channel select; do
   echo "=== $example"
   "$build/examples/$example"
 done

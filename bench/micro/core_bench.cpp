@@ -199,6 +199,37 @@ void raw_ring(benchmark::State& state) {
 }
 BENCHMARK(raw_ring)->Arg(1000)->Unit(benchmark::kMillisecond);
 
+// --- select over N cases: the cost must grow linearly with N ------------------------------
+
+tasklet rotating_sender(std::vector<channel<int>> chans, long n) {
+  for (long i = 0; i < n; ++i) {
+    co_await chans[static_cast<std::size_t>(i) % chans.size()].send(1);
+  }
+}
+
+tasklet selecting_receiver(std::vector<channel<int>> chans, long n) {
+  std::vector<stackless::channel_case<int>> cases;
+  for (auto& c : chans) {
+    cases.push_back(c.receive_case());
+  }
+  for (long i = 0; i < n; ++i) {
+    (void)co_await stackless::select(cases);
+  }
+}
+
+void select_cases(benchmark::State& state) {
+  const auto cases = static_cast<std::size_t>(state.range(0));
+  const long n = 100'000;
+  for (auto _ : state) {
+    std::vector<channel<int>> chans(cases);
+    selecting_receiver(chans, n);
+    rotating_sender(chans, n);
+    stackless::run();
+  }
+  state.SetItemsProcessed(state.iterations() * n);  // items = selects
+}
+BENCHMARK(select_cases)->Arg(2)->Arg(8)->Arg(64)->Arg(1024)->Unit(benchmark::kMillisecond);
+
 }  // namespace
 
 BENCHMARK_MAIN();

@@ -202,8 +202,11 @@ class [[nodiscard("co_await it, or call .wait() from main")]] select_awaiter
 
  private:
   static constexpr std::size_t default_position() {
+    constexpr bool is_default[] = {is_default_case<Cases>...};
     std::size_t i = 0;
-    ((is_default_case<Cases> ? false : (++i, true)) && ...);
+    while (i < case_count && !is_default[i]) {
+      ++i;
+    }
     return i;
   }
 
