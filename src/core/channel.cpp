@@ -81,7 +81,7 @@ op_result channel_core::operate_slow(waiter& w, bool may_block) {
         buffer_push(sender.data, sender.copies);
         tasklet_node* other = sender.tasklet;
         end_wait(other, sender, wait_status::done);
-        other->owner->wake_partner(other, 0, 0, false);
+        other->owner->wake_partner(other, -1, 0, false);  // queued; the receiver goes on
       }
       return op_result::done;
     }
