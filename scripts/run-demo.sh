@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs the demo programs of a build tree (make demo). Until the robots simulation exists
-# (issue 4), the demo is the seed examples.
+# Runs the demo programs of a build tree (make demo): the robots microsimulation with its
+# defaults (100,000 robots, 10000x10000 arena, 10 rounds), then the seed examples.
 set -euo pipefail
 build=${1:-build/release}
+echo "=== robots"
+"$build/examples/robots"
 for example in chicken_egg reader_writer yes_no bad_channel select; do
   echo "=== $example"
   "$build/examples/$example"

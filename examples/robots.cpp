@@ -1,0 +1,256 @@
+// robots: the microsimulation of the Stackless robots post. N robots, each a tasklet, play
+// musical chairs on a W x H arena for R rounds: each round a robot picks a random chair and,
+// if nobody ever took it, takes it and scores a point (a chair once taken stays taken), then
+// yields. Same seed, same result.
+//
+//   robots [--robots N] [--width W] [--height H] [--rounds R] [--seed S] [--preemptive K]
+//
+// --preemptive K drives the scheduler with the watchdog, as the original did with
+// stackless.run(n): run(K) interrupts after K preemption points, main re-inserts the
+// interrupted robot, and a robot plays inside an atomic section so that no interrupt falls
+// between looking at a chair and taking it.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <stackless/stackless.hpp>
+
+namespace {
+
+// The arena is one bit per chair: 10000 x 10000 chairs are 12.5 MB, of which a page is
+// touched only when a robot picks a chair on it, and a claim is a test-and-set of one bit.
+// (An array of robot ids, as the original had, would be 400 MB; a hash set of the taken
+// chairs, 1 M of them after 10 rounds of 100,000 robots, about 40 MB and slower.)
+class arena {
+ public:
+  arena(std::uint64_t width, std::uint64_t height)
+      : width_(width), height_(height), bits_((width * height + 63) / 64, 0) {}
+
+  std::uint64_t width() const { return width_; }
+  std::uint64_t height() const { return height_; }
+
+  /// claim takes chair (x, y) if nobody ever took it; true if this call took it.
+  bool claim(std::uint64_t x, std::uint64_t y) {
+    const std::uint64_t cell = y * width_ + x;
+    std::uint64_t& word = bits_[cell / 64];
+    const std::uint64_t bit = std::uint64_t{1} << (cell % 64);
+    const bool free = (word & bit) == 0;
+    word |= bit;
+    return free;
+  }
+
+  std::uint64_t taken() const {
+    std::uint64_t n = 0;
+    for (std::uint64_t w : bits_) {
+      n += static_cast<std::uint64_t>(__builtin_popcountll(w));
+    }
+    return n;
+  }
+
+ private:
+  std::uint64_t width_;
+  std::uint64_t height_;
+  std::vector<std::uint64_t> bits_;
+};
+
+// splitmix64: a tiny, good generator; each robot owns one, seeded from the run's seed and
+// its id, so the result does not depend on the order robots run in.
+struct random64 {
+  std::uint64_t state;
+  std::uint64_t next() {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  std::uint64_t below(std::uint64_t n) { return next() % n; }
+};
+
+struct options {
+  std::uint64_t robots = 100000;
+  std::uint64_t width = 10000;
+  std::uint64_t height = 10000;
+  std::uint64_t rounds = 10;
+  std::uint64_t seed = 1;
+  std::uint64_t preemptive = 0;
+};
+
+stackless::tasklet robot(arena* field, std::uint32_t* points, std::uint64_t rounds,
+                         std::uint64_t seed, bool preemptive) {
+  random64 random{seed};
+  for (std::uint64_t round = 0; round < rounds; ++round) {
+    if (preemptive) {
+      co_await stackless::tick();  // thinking: the watchdog may interrupt here
+      stackless::atomic playing;   // looking and taking is one step
+      *points += field->claim(random.below(field->width()), random.below(field->height()));
+    } else {
+      *points += field->claim(random.below(field->width()), random.below(field->height()));
+    }
+    co_await stackless::schedule();
+  }
+}
+
+long peak_rss_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) {
+      return std::atol(line.c_str() + 6);
+    }
+  }
+  return 0;
+}
+
+[[noreturn]] void usage(const char* problem) {
+  if (problem != nullptr) {
+    std::fprintf(stderr, "robots: %s\n", problem);
+  }
+  std::fprintf(stderr,
+               "usage: robots [--robots N] [--width W] [--height H] [--rounds R] [--seed S]\n"
+               "              [--preemptive K] [--threads T]\n");
+  std::exit(problem != nullptr ? 2 : 0);
+}
+
+std::uint64_t number(const char* flag, const char* text, std::uint64_t min) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(text, &end, 10);
+  if (text[0] == '-' || end == text || *end != '\0' || errno != 0 || v < min) {
+    std::string message = std::string(flag) + " needs a whole number >= " + std::to_string(min) +
+                          ", not '" + text + "'";
+    usage(message.c_str());
+  }
+  return v;
+}
+
+options parse(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    const char* flag = argv[i];
+    if (std::strcmp(flag, "--help") == 0 || std::strcmp(flag, "-h") == 0) {
+      usage(nullptr);
+    }
+    if (i + 1 >= argc) {
+      std::string message = std::string("unknown option or missing value: ") + flag;
+      usage(message.c_str());
+    }
+    const char* value = argv[++i];
+    if (std::strcmp(flag, "--robots") == 0) {
+      o.robots = number(flag, value, 1);
+    } else if (std::strcmp(flag, "--width") == 0) {
+      o.width = number(flag, value, 1);
+    } else if (std::strcmp(flag, "--height") == 0) {
+      o.height = number(flag, value, 1);
+    } else if (std::strcmp(flag, "--rounds") == 0) {
+      o.rounds = number(flag, value, 0);
+    } else if (std::strcmp(flag, "--seed") == 0) {
+      o.seed = number(flag, value, 0);
+    } else if (std::strcmp(flag, "--preemptive") == 0) {
+      o.preemptive = number(flag, value, 1);
+    } else if (std::strcmp(flag, "--threads") == 0) {
+      if (number(flag, value, 1) != 1) {
+        usage("--threads: the multi-core runtime is not yet supported; only 1 thread");
+      }
+    } else {
+      std::string message = std::string("unknown option: ") + flag;
+      usage(message.c_str());
+    }
+  }
+  if (o.width > (std::uint64_t{1} << 20) || o.height > (std::uint64_t{1} << 20) ||
+      o.width * o.height > (std::uint64_t{1} << 36)) {
+    usage("the arena is too large (at most 2^36 chairs)");
+  }
+  if (o.robots > (std::uint64_t{1} << 26)) {
+    usage("--robots: at most 67,108,864");
+  }
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const options o = parse(argc, argv);
+  const bool progress = isatty(STDOUT_FILENO) != 0;
+  using clock = std::chrono::steady_clock;
+
+  const auto setup_start = clock::now();
+  arena field(o.width, o.height);
+  std::vector<std::uint32_t> points(o.robots, 0);
+  for (std::uint64_t id = 0; id < o.robots; ++id) {
+    robot(&field, &points[id], o.rounds, o.seed * 0x100000001b3ULL + id, o.preemptive != 0);
+  }
+  const auto sim_start = clock::now();
+
+  std::uint64_t interrupts = 0;
+  if (o.preemptive != 0) {
+    while (stackless::getruncount() > 1) {
+      if (stackless::tasklet t = stackless::run(o.preemptive, {.soft = false, .total = true})) {
+        ++interrupts;
+        t.insert();
+      }
+    }
+  } else if (progress) {
+    // Each round is one pass of the run queue: schedule() from main runs every robot once.
+    for (std::uint64_t round = 1; round <= o.rounds; ++round) {
+      stackless::schedule().wait();
+      std::printf("\rround %llu/%llu", static_cast<unsigned long long>(round),
+                  static_cast<unsigned long long>(o.rounds));
+      std::fflush(stdout);
+    }
+    stackless::run();
+    std::printf("\n");
+  } else {
+    stackless::run();
+  }
+  const auto sim_stop = clock::now();
+
+  std::uint64_t total = 0;
+  std::uint32_t best = 0;
+  for (std::uint32_t p : points) {
+    total += p;
+    best = std::max(best, p);
+  }
+  std::vector<std::uint64_t> winners;
+  for (std::uint64_t id = 0; id < o.robots; ++id) {
+    if (points[id] == best) {
+      winners.push_back(id + 1);  // robots are numbered from 1, as in the original
+    }
+  }
+  const std::uint64_t taken = field.taken();
+  if (total != taken) {
+    std::fprintf(stderr, "robots: points (%llu) and chairs taken (%llu) disagree\n",
+                 static_cast<unsigned long long>(total), static_cast<unsigned long long>(taken));
+    return 1;
+  }
+
+  const double setup_ms = std::chrono::duration<double, std::milli>(sim_start - setup_start).count();
+  const double sim_ms = std::chrono::duration<double, std::milli>(sim_stop - sim_start).count();
+  std::printf("robots %llu, arena %llux%llu, rounds %llu, seed %llu\n",
+              static_cast<unsigned long long>(o.robots), static_cast<unsigned long long>(o.width),
+              static_cast<unsigned long long>(o.height), static_cast<unsigned long long>(o.rounds),
+              static_cast<unsigned long long>(o.seed));
+  std::printf("total points: %llu (chairs taken: %llu)\n", static_cast<unsigned long long>(total),
+              static_cast<unsigned long long>(taken));
+  std::printf("winning score: %u, shared by %zu robots\n", best, winners.size());
+  std::printf("winners:");
+  for (std::size_t i = 0; i < winners.size() && i < 10; ++i) {
+    std::printf(" %llu", static_cast<unsigned long long>(winners[i]));
+  }
+  std::printf("%s\n", winners.size() > 10 ? " ..." : "");
+  if (o.preemptive != 0) {
+    std::printf("watchdog interrupts: %llu\n", static_cast<unsigned long long>(interrupts));
+  }
+  std::printf("setup: %.1f ms, simulation: %.1f ms, %.1f million robot rounds per second\n",
+              setup_ms, sim_ms,
+              sim_ms > 0 ? static_cast<double>(o.robots * o.rounds) / sim_ms / 1000.0 : 0.0);
+  std::printf("peak RSS: %.1f MiB\n", static_cast<double>(peak_rss_kib()) / 1024.0);
+}
