@@ -8,10 +8,10 @@
 namespace stackless {
 namespace detail {
 
-void retain(tasklet_node* node) noexcept { node->refs.fetch_add(1, std::memory_order_relaxed); }
+void retain(tasklet_node* node) noexcept { count_up(node->refs); }
 
 void release(tasklet_node* node) noexcept {
-  const std::uint32_t before = node->refs.fetch_sub(1, std::memory_order_acq_rel);
+  const std::uint32_t before = count_down(node->refs);
   if (before == 1) {
     if (!node->is_main) {
       const std::size_t bytes = node->block_bytes;

@@ -131,9 +131,9 @@ class channel_core {
   std::string name() const { return name_ ? *name_ : std::string(); }
   void set_name(std::string n) { name_ = std::make_unique<std::string>(std::move(n)); }
 
-  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void add_ref() noexcept { count_up(refs_); }
   void drop_ref() noexcept {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if (count_down(refs_) == 1) {
       delete this;
     }
   }

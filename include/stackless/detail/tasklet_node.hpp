@@ -11,6 +11,8 @@
 #include <memory>
 #include <string>
 
+#include <stackless/detail/config.hpp>
+
 namespace stackless::detail {
 
 class scheduler;
