@@ -9,8 +9,6 @@
 // stackless.run(n): run(K) interrupts after K preemption points, main re-inserts the
 // interrupted robot, and a robot plays inside an atomic section so that no interrupt falls
 // between looking at a chair and taking it.
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -21,6 +19,8 @@
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include <stackless/stackless.hpp>
 
@@ -232,7 +232,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  const double setup_ms = std::chrono::duration<double, std::milli>(sim_start - setup_start).count();
+  const double setup_ms =
+      std::chrono::duration<double, std::milli>(sim_start - setup_start).count();
   const double sim_ms = std::chrono::duration<double, std::milli>(sim_stop - sim_start).count();
   std::printf("robots %llu, arena %llux%llu, rounds %llu, seed %llu\n",
               static_cast<unsigned long long>(o.robots), static_cast<unsigned long long>(o.width),

@@ -56,14 +56,14 @@ class tasklet_promise {
   static void* operator new(std::size_t size) {
     void* block = allocate_frame(size + node_header_bytes);
     auto* node = ::new (block) tasklet_node;
-    node->block_bytes = static_cast<std::uint32_t>(size + node_header_bytes);
     node->refs.store(1, std::memory_order_relaxed);  // the frame's own reference
     node->has_frame = true;
     return static_cast<char*>(block) + node_header_bytes;
   }
-  static void operator delete(void* frame, std::size_t) noexcept {
+  static void operator delete(void* frame, std::size_t size) noexcept {
     tasklet_node* node = node_of_frame(frame);
     node->has_frame = false;
+    ::new (frame) std::size_t(size + node_header_bytes);  // for release(), which frees
     release(node);
   }
 

@@ -17,7 +17,7 @@ using detail::tasklet_node;
 tasklet_info describe(const tasklet_node* t, const tasklet_node* running) {
   tasklet_info info;
   info.id = t->id;
-  info.name = t->name ? *t->name : std::string();
+  info.name = detail::name_of(t);
   info.is_main = t->is_main;
   info.atomic = t->atomic;
   if (t == running) {

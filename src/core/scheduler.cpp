@@ -57,6 +57,9 @@ scheduler::scheduler() {
 
 scheduler::~scheduler() {
   destroy_all();
+  if (main_.has_name) {
+    forget_name_of(&main_);
+  }
   instance_ = nullptr;
 }
 
@@ -341,8 +344,8 @@ void describe(std::ostringstream& out, const tasklet_node* t) {
   if (t->is_main) {
     out << " (main)";
   }
-  if (t->name && !t->name->empty()) {
-    out << " '" << *t->name << "'";
+  if (const std::string name = name_of(t); !name.empty()) {
+    out << " '" << name << "'";
   }
 }
 void describe_wait(std::ostringstream& out, const waiter* w, const char* how) {

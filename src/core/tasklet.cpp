@@ -1,3 +1,6 @@
+#include <mutex>
+#include <unordered_map>
+
 #include <stackless/errors.hpp>
 #include <stackless/tasklet.hpp>
 
@@ -8,13 +11,50 @@
 namespace stackless {
 namespace detail {
 
+namespace {
+struct name_table {
+  std::mutex mutex;
+  std::unordered_map<const tasklet_node*, std::string> names;
+};
+name_table& names() {
+  static name_table* table = new name_table;  // usable during static destruction
+  return *table;
+}
+}  // namespace
+
+std::string name_of(const tasklet_node* t) {
+  if (!t->has_name) {
+    return {};
+  }
+  name_table& table = names();
+  std::lock_guard lock(table.mutex);
+  auto it = table.names.find(t);
+  return it != table.names.end() ? it->second : std::string();
+}
+
+void set_name_of(tasklet_node* t, std::string name) {
+  name_table& table = names();
+  std::lock_guard lock(table.mutex);
+  table.names[t] = std::move(name);
+  t->has_name = true;
+}
+
+void forget_name_of(const tasklet_node* t) noexcept {
+  name_table& table = names();
+  std::lock_guard lock(table.mutex);
+  table.names.erase(t);
+}
+
 void retain(tasklet_node* node) noexcept { count_up(node->refs); }
 
 void release(tasklet_node* node) noexcept {
   const std::uint32_t before = count_down(node->refs);
   if (before == 1) {
     if (!node->is_main) {
-      const std::size_t bytes = node->block_bytes;
+      const std::size_t bytes = *static_cast<const std::size_t*>(node->frame().address());
+      if (node->has_name) {
+        forget_name_of(node);
+      }
       node->~tasklet_node();
       deallocate_frame(node, bytes);
     }
@@ -108,12 +148,9 @@ bool tasklet::block_trap() const { return checked()->block_trap; }
 void tasklet::set_block_trap(bool flag) const { checked()->block_trap = flag; }
 
 std::uint64_t tasklet::id() const { return checked()->id; }
-std::string tasklet::name() const {
-  tasklet_node* n = checked();
-  return n->name ? *n->name : std::string();
-}
+std::string tasklet::name() const { return detail::name_of(checked()); }
 const tasklet& tasklet::set_name(std::string name) const {
-  checked()->name = std::make_unique<std::string>(std::move(name));
+  detail::set_name_of(checked(), std::move(name));
   return *this;
 }
 

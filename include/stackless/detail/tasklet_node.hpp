@@ -39,21 +39,27 @@ struct tasklet_node {
   // Links in the scheduler's list of live tasklets (for snapshots and teardown).
   tasklet_node* registry_next = nullptr;
   tasklet_node* registry_prev = nullptr;
-  std::unique_ptr<std::string> name;
   std::uint64_t id = 0;
-  // Handles, plus one while the coroutine frame exists. The block is freed at zero.
+  // Handles, plus one while the coroutine frame exists. The block is freed at zero; its
+  // size is then read from the dead frame, where the frame's operator delete left it.
   std::atomic<std::uint32_t> refs{0};
-  std::uint32_t block_bytes = 0;
   place where = place::none;
-  bool alive = false;
-  bool is_main = false;
-  bool atomic = false;
-  bool block_trap = false;
-  bool pending_interrupt = false;
-  bool has_frame = false;
+  // Flags as bits, so that the node stays at 80 bytes: every idle tasklet pays for it.
+  bool alive : 1 = false;
+  bool is_main : 1 = false;
+  bool atomic : 1 = false;
+  bool block_trap : 1 = false;
+  bool pending_interrupt : 1 = false;
+  bool has_frame : 1 = false;
+  bool has_name : 1 = false;  // the name lives in a side table (names are rare)
 
   std::coroutine_handle<> frame() const noexcept;
 };
+
+/// Tasklet names, kept apart from the nodes: most tasklets have none.
+std::string name_of(const tasklet_node* t);
+void set_name_of(tasklet_node* t, std::string name);
+void forget_name_of(const tasklet_node* t) noexcept;
 
 /// Bytes reserved in front of every tasklet frame for its node (keeps frame alignment).
 inline constexpr std::size_t node_header_bytes = (sizeof(tasklet_node) + 15) / 16 * 16;
