@@ -37,7 +37,7 @@ struct free_block {
   free_block* next;
 };
 
-constexpr std::size_t class_of(std::size_t bytes) noexcept {
+[[maybe_unused]] constexpr std::size_t class_of(std::size_t bytes) noexcept {
   return (bytes + granule - 1) / granule;
 }
 
@@ -131,6 +131,7 @@ void* allocate_frame(std::size_t bytes) {
 void deallocate_frame(void* block, std::size_t bytes) noexcept {
   --pool.live;
 #if defined(STACKLESS_NO_FRAME_POOL)
+  (void)bytes;
   ::operator delete(block);
 #else
   const std::size_t c = class_of(bytes);
