@@ -102,14 +102,7 @@ class channel_operation : public operation<Derived> {
     tasklet_node* me = s.running();
     me->resume_point = h;
     waiter_.tasklet = me;
-    switch (waiter_.channel->operate(waiter_, true)) {
-      case op_result::done:
-        return s.tick();
-      case op_result::failed:
-        return false;
-      default:
-        return true;
-    }
+    return must_suspend(waiter_.channel->operate(waiter_, true), s);
   }
 
  protected:

@@ -91,14 +91,7 @@ class select_operation : public operation<Derived> {
     auto [waiters, n] = self.waiters();
     const select_start start = select_begin(waiters, n, self.has_default(), self.in_order());
     fired_ = start.fired;
-    switch (start.result) {
-      case op_result::done:
-        return s.tick();
-      case op_result::failed:
-        return false;
-      default:
-        return true;
-    }
+    return must_suspend(start.result, s);
   }
 
  protected:

@@ -15,12 +15,8 @@ namespace {
 
 using stackless::channel;
 using stackless::tasklet;
+using stackless::testing::record;
 using stackless::testing::recorder;
-
-tasklet record(recorder* r, std::string what) {
-  (*r)(std::move(what));
-  co_return;
-}
 
 tasklet receiver(recorder* r, channel<int> ch, std::string name) {
   int v = co_await ch.receive();

@@ -16,15 +16,11 @@ namespace {
 
 using stackless::channel;
 using stackless::tasklet;
+using stackless::testing::record;
 using stackless::testing::recorder;
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
-}
-
-tasklet record(recorder* r, std::string what) {
-  (*r)(std::move(what));
-  co_return;
 }
 
 tasklet catch_everything_std(recorder* r, channel<int> ch) {

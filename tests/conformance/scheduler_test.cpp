@@ -14,12 +14,8 @@ namespace {
 
 using stackless::channel;
 using stackless::tasklet;
+using stackless::testing::record;
 using stackless::testing::recorder;
-
-tasklet record(recorder* r, std::string what) {
-  (*r)(std::move(what));
-  co_return;
-}
 
 tasklet record_twice(recorder* r, std::string what) {
   (*r)(what + "1");

@@ -14,12 +14,8 @@ namespace {
 
 using stackless::channel;
 using stackless::tasklet;
+using stackless::testing::record;
 using stackless::testing::recorder;
-
-tasklet record(recorder* r, std::string what) {
-  (*r)(std::move(what));
-  co_return;
-}
 
 tasklet observe_self(bool* current, bool* scheduled, bool* alive) {
   tasklet me = stackless::getcurrent();

@@ -212,6 +212,20 @@ class channel_core {
   bool closing_ = false;
 };
 
+/// must_suspend: what an awaiter's await_suspend returns after an operation that produced
+/// `r`: suspend when it switched or blocked; a completed operation is a preemption point.
+STACKLESS_HOT bool must_suspend(op_result r, scheduler& s) noexcept {
+  switch (r) {
+    case op_result::done:
+      return s.tick();
+    case op_result::failed:
+    case op_result::would_block:
+      return false;
+    default:
+      return true;
+  }
+}
+
 /// cancel_wait takes a blocked tasklet out of every channel queue it is registered in; it
 /// becomes paused. Used by kill/throw, deadlock recovery and teardown.
 void cancel_wait(tasklet_node* t) noexcept;
