@@ -323,15 +323,8 @@ class channel : public any_channel {
   /// send_sequence sends every element of `values` in order, each with full send semantics,
   /// and returns how many it sent (CH-8).
   template <std::ranges::input_range R>
-  task<std::size_t> send_sequence(R values) {
-    channel self = *this;
-    std::size_t count = 0;
-    for (auto&& v : values) {
-      T item(std::forward<decltype(v)>(v));
-      co_await self.send(std::move(item));
-      ++count;
-    }
-    co_return count;
+  task<std::size_t> send_sequence(R values) const {
+    return send_all(*this, std::move(values));
   }
 
   /// receive_case: a receive for select().
@@ -367,6 +360,19 @@ class channel : public any_channel {
   const channel& set_name(std::string name) const {
     checked().set_name(std::move(name));
     return *this;
+  }
+
+ private:
+  // A task starts when awaited, possibly after this handle is gone: it keeps its own.
+  template <class R>
+  static task<std::size_t> send_all(channel self, R values) {
+    std::size_t count = 0;
+    for (auto&& v : values) {
+      T item(std::forward<decltype(v)>(v));
+      co_await self.send(std::move(item));
+      ++count;
+    }
+    co_return count;
   }
 };
 

@@ -200,6 +200,17 @@ TEST(Channel, CH8_SendSequenceSendsEveryItemAndCounts) {
   EXPECT_EQ(got, (std::vector<int>{1, 2, 3, 4}));
 }
 
+TEST(Channel, CH8_SendSequenceOutlivesTheHandleItCameFrom) {
+  channel<int> ch;
+  std::vector<int> got;
+  collect(ch, &got);
+  stackless::task<std::size_t> later = channel<int>(ch).send_sequence(std::vector<int>{5, 6});
+  EXPECT_EQ(std::move(later).wait(), 2u);  // the temporary handle is long gone
+  ch.close();
+  stackless::run();
+  EXPECT_EQ(got, (std::vector<int>{5, 6}));
+}
+
 TEST(Channel, CH9_IterationEndsWhenTheChannelIsClosed) {
   channel<int> ch;
   std::vector<int> got;
