@@ -33,6 +33,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <variant>
 
 #include <stackless/channel.hpp>
 #include <stackless/errors.hpp>
@@ -110,12 +111,24 @@ class select_operation : public operation<Derived> {
 
 }  // namespace detail
 
-/// What a fixed-form select returns: which case fired, and the received values.
+namespace detail {
+template <class C>
+struct received_type {
+  using type = std::monostate;  // the default case carries nothing
+};
+template <class T>
+struct received_type<channel_case<T>> {
+  using type = std::optional<T>;
+};
+}  // namespace detail
+
+/// What a fixed-form select returns: which case fired, and the value it received.
 template <class... Cases>
 class select_result {
  public:
-  select_result(std::size_t index, std::tuple<Cases...>&& cases)
-      : index_(index), cases_(std::move(cases)) {}
+  select_result(std::size_t index, std::tuple<Cases...>& cases) : index_(index) {
+    take(cases, std::index_sequence_for<Cases...>{});
+  }
 
   /// index: the position of the case that fired (the default case's position if it did).
   std::size_t index() const noexcept { return index_; }
@@ -130,7 +143,11 @@ class select_result {
       throw runtime_error("select_result: case " + std::to_string(I) + " did not fire (" +
                           std::to_string(index_) + " did)");
     }
-    return std::get<I>(cases_).received();
+    if (fired_send_) {
+      throw runtime_error("select_result: case " + std::to_string(I) +
+                          " is a send case; it received nothing");
+    }
+    return std::get<I>(values_);
   }
 
   /// get<I>: the value received by receive case I (moved out). Throws channel_closed if the
@@ -145,8 +162,24 @@ class select_result {
   }
 
  private:
+  template <std::size_t... I>
+  void take(std::tuple<Cases...>& cases, std::index_sequence<I...>) {
+    // Only the fired receive case holds a value; move just that one.
+    ((I == index_ ? take_one<I>(std::get<I>(cases)) : void()), ...);
+  }
+  template <std::size_t I, class C>
+  void take_one(C& c) {
+    if constexpr (!std::is_same_v<C, default_case>) {
+      fired_send_ = c.is_send();
+      if (!fired_send_) {
+        std::get<I>(values_) = std::move(c.received());
+      }
+    }
+  }
+
   std::size_t index_;
-  std::tuple<Cases...> cases_;
+  bool fired_send_ = false;
+  std::tuple<typename detail::received_type<Cases>::type...> values_;
 };
 
 namespace detail {
@@ -160,8 +193,9 @@ class [[nodiscard("co_await it, or call .wait() from main")]] select_awaiter
   static constexpr std::size_t channel_count = case_count - default_count;
 
  public:
-  explicit select_awaiter(bool in_order, Cases&&... cases)
-      : cases_(std::move(cases)...), in_order_(in_order) {}
+  template <class... Args>
+  explicit select_awaiter(bool in_order, Args&&... cases)
+      : cases_(std::forward<Args>(cases)...), in_order_(in_order) {}
 
   std::pair<waiter* const*, std::size_t> waiters() {
     if (!prepared_) {
@@ -189,8 +223,7 @@ class [[nodiscard("co_await it, or call .wait() from main")]] select_awaiter
 
   select_result<Cases...> await_resume() {
     const std::size_t k = this->fired_index();
-    return select_result<Cases...>(k < channel_count ? positions_[k] : default_position(),
-                                   std::move(cases_));
+    return select_result<Cases...>(k < channel_count ? positions_[k] : default_position(), cases_);
   }
 
  private:
@@ -245,15 +278,13 @@ class [[nodiscard("co_await it, or call .wait() from main")]] select_span_awaite
 /// blocking until one can proceed unless a default_case is given. Returns a select_result.
 template <class... Cases>
 detail::select_awaiter<std::decay_t<Cases>...> select(Cases&&... cases) {
-  return detail::select_awaiter<std::decay_t<Cases>...>(
-      false, std::decay_t<Cases>(std::forward<Cases>(cases))...);
+  return detail::select_awaiter<std::decay_t<Cases>...>(false, std::forward<Cases>(cases)...);
 }
 
 /// select_in_order is select() where the first ready case, in argument order, wins.
 template <class... Cases>
 detail::select_awaiter<std::decay_t<Cases>...> select_in_order(Cases&&... cases) {
-  return detail::select_awaiter<std::decay_t<Cases>...>(
-      true, std::decay_t<Cases>(std::forward<Cases>(cases))...);
+  return detail::select_awaiter<std::decay_t<Cases>...>(true, std::forward<Cases>(cases)...);
 }
 
 /// select over a run-time list of cases of one element type. Returns the index of the case

@@ -530,9 +530,7 @@ void destroy_all() {
   s.destroy_all();
 }
 
-void seed(std::uint64_t value) {
-  scheduler::current().random().seed(static_cast<std::minstd_rand::result_type>(value));
-}
+void seed(std::uint64_t value) { scheduler::current().random().seed(value); }
 
 std::uint64_t switch_count() { return scheduler::current().switches(); }
 

@@ -33,7 +33,7 @@ select_start select_begin(waiter* const* cases, std::size_t n, bool has_default,
       break;
     }
     ++ready;
-    if (s.random()() % ready == 0) {
+    if (s.random().below(ready) == 0) {
       chosen = i;
     }
   }

@@ -296,7 +296,24 @@ TEST(Select, SelectResultRefusesTheWrongCase) {
   auto r = stackless::select(a.receive_case(), b.receive_case()).wait();
   EXPECT_EQ(r.index(), 0u);
   EXPECT_THROW(r.get<1>(), stackless::runtime_error);
+  auto sent = stackless::select(b.receive_case(), a.send_case(3), stackless::default_case{}).wait();
+  EXPECT_EQ(sent.index(), 2u);  // nobody receives on a: the default fires
   close_and_drain(a);
+  channel<int> taker;
+  auto take = [](channel<int> c) -> tasklet { (void)co_await c.receive(); };
+  take(taker);
+  stackless::run();
+  auto to_taker = stackless::select(taker.send_case(4), b.receive_case()).wait();
+  EXPECT_EQ(to_taker.index(), 0u);
+  EXPECT_THROW(to_taker.get<0>(), stackless::runtime_error);  // a send case has no value
+  stackless::run();
+}
+
+TEST(Select, ResultOfTheDefaultCase) {
+  channel<int> a;
+  auto r = stackless::select(a.receive_case(), stackless::default_case{}).wait();
+  EXPECT_EQ(r.index(), 1u);
+  EXPECT_THROW(r.get<0>(), stackless::runtime_error);
 }
 
 TEST(Select, PrimeSieve) {

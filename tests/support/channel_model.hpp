@@ -216,7 +216,7 @@ inline model_outcome run_library(const model_script& script) {
 class reference_model {
  public:
   explicit reference_model(const model_script& script) : script_(script) {
-    random_.seed(static_cast<std::minstd_rand::result_type>(script.seed));
+    random_.seed(script.seed);
     for (const model_channel_spec& spec : script.channels) {
       channels_.push_back({spec.capacity, spec.preference, false, {}, {}, {}});
     }
@@ -429,7 +429,7 @@ class reference_model {
               continue;
             }
             ++readies;
-            if (random_() % readies == 0) {
+            if (random_.below(readies) == 0) {
               chosen = static_cast<int>(k);
             }
           }
@@ -462,7 +462,7 @@ class reference_model {
   }
 
   const model_script& script_;
-  std::minstd_rand random_;
+  stackless::detail::select_random random_;
   std::vector<channel_state> channels_;
   std::vector<actor_state> actors_;
   std::deque<int> ring_;

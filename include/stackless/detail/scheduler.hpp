@@ -17,7 +17,6 @@
 #include <exception>
 #include <functional>
 #include <limits>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -28,6 +27,24 @@
 namespace stackless::detail {
 
 struct waiter;
+
+/// select_random: the per-thread generator of select's choices (GO-3). A 64-bit LCG whose
+/// high half is drawn; below(n) maps it to [0, n) by multiplication, without a division.
+/// Deterministic for a seed (A9).
+class select_random {
+ public:
+  void seed(std::uint64_t value) noexcept { state_ = value * 0x9e3779b97f4a7c15ULL + 1; }
+  std::uint32_t next() noexcept {
+    state_ = state_ * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<std::uint32_t>(state_ >> 32);
+  }
+  std::uint32_t below(std::uint32_t n) noexcept {
+    return static_cast<std::uint32_t>((static_cast<std::uint64_t>(next()) * n) >> 32);
+  }
+
+ private:
+  std::uint64_t state_ = 1;
+};
 
 /// How a watchdog run is bounded (SEMANTICS.md A1, WD-2..WD-5).
 struct watchdog_limits {
@@ -180,7 +197,7 @@ class scheduler {
   void destroy_all() noexcept;
 
   std::uint64_t next_id() noexcept;
-  std::minstd_rand& random() noexcept { return random_; }
+  select_random& random() noexcept { return random_; }
 
  private:
   static scheduler& create();
@@ -213,7 +230,7 @@ class scheduler {
 
   std::uint64_t id_next_ = 0;
   std::uint64_t id_end_ = 0;
-  std::minstd_rand random_;
+  select_random random_;
   bool tearing_down_ = false;
 };
 
