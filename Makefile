@@ -1,6 +1,6 @@
 # The two commands of the README. Each installs what is missing, configures with CMake
 # presets, builds with Ninja and runs.
-.PHONY: demo test deps format format-check clean
+.PHONY: demo test bench deps format format-check clean
 
 SANITIZER_PRESETS := asan tsan
 TEST_PRESETS := dev clang $(SANITIZER_PRESETS)
@@ -20,6 +20,9 @@ test: deps
 	  cmake --build --preset $$p; \
 	  ctest --preset $$p; \
 	done
+
+bench: deps
+	bench/run.sh
 
 format:
 	clang-format -i $$(git ls-files '*.hpp' '*.cpp')

@@ -1,0 +1,163 @@
+// Go peers of the stackless benchmarks (BENCHMARKS.md), printing the same CSV:
+//   go run peers.go b1|b2|b3|b7 [--smoke]
+// B1 spawn-idle, B2 ping-pong, B3 ring, B7 two cores (pairs on GOMAXPROCS 1 and 2).
+// B5 is b5_select.go. Goroutines run with GOMAXPROCS=1 unless the benchmark says otherwise.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+func residentBytes() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if strings.HasPrefix(s.Text(), "VmRSS:") {
+			fields := strings.Fields(s.Text())
+			kib, _ := strconv.ParseInt(fields[1], 10, 64)
+			return kib * 1024
+		}
+	}
+	return 0
+}
+
+func b1(sizes []int) {
+	for _, n := range sizes {
+		ch := make(chan int)
+		var started sync.WaitGroup
+		started.Add(n)
+		before := residentBytes()
+		start := time.Now()
+		for i := 0; i < n; i++ {
+			go func() {
+				started.Done()
+				<-ch
+			}()
+		}
+		started.Wait()
+		runtime.Gosched()
+		elapsed := time.Since(start)
+		after := residentBytes()
+		fmt.Printf("go,B1,%d,spawn,%.1f,ns\n", n, float64(elapsed.Nanoseconds())/float64(n))
+		fmt.Printf("go,B1,%d,rss_per_tasklet,%.1f,bytes\n", n, float64(after-before)/float64(n))
+		close(ch)
+	}
+}
+
+func b2(n int) {
+	a, b := make(chan int), make(chan int)
+	start := time.Now()
+	go func() {
+		for i := 0; i < n; i++ {
+			b <- <-a
+		}
+	}()
+	for i := 0; i < n; i++ {
+		a <- i
+		<-b
+	}
+	fmt.Printf("go,B2,%d,round_trip,%.1f,ns\n", n, float64(time.Since(start).Nanoseconds())/float64(n))
+}
+
+func b3(size, hops int) {
+	links := make([]chan int, size)
+	for i := range links {
+		links[i] = make(chan int)
+	}
+	done := make(chan bool)
+	for i := 0; i < size; i++ {
+		go func(in, out chan int) {
+			for token := range in {
+				if token == 0 {
+					done <- true
+					return
+				}
+				out <- token - 1
+			}
+		}(links[i], links[(i+1)%size])
+	}
+	start := time.Now()
+	links[0] <- hops
+	<-done
+	fmt.Printf("go,B3,%d,hop,%.1f,ns\n", size, float64(time.Since(start).Nanoseconds())/float64(hops))
+}
+
+func pairs(procs, count, trips int) float64 {
+	runtime.GOMAXPROCS(procs)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for p := 0; p < count; p++ {
+		a, b := make(chan int), make(chan int)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < trips; i++ {
+				a <- i
+				<-b
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for i := 0; i < trips; i++ {
+				b <- <-a
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(count*trips) / time.Since(start).Seconds()
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: peers b1|b2|b3|b7 [--smoke]")
+		os.Exit(2)
+	}
+	smoke := len(os.Args) > 2 && os.Args[2] == "--smoke"
+	runtime.GOMAXPROCS(1)
+	fmt.Println("impl,bench,param,metric,value,unit")
+	switch os.Args[1] {
+	case "b1":
+		if smoke {
+			b1([]int{1000})
+		} else {
+			b1([]int{100000, 1000000})
+		}
+	case "b2":
+		if smoke {
+			b2(1000)
+		} else {
+			b2(1000000)
+		}
+	case "b3":
+		if smoke {
+			b3(10, 1000)
+		} else {
+			b3(1000, 1000000)
+			b3(100000, 1000000)
+		}
+	case "b7":
+		count, trips := 1000, 1000
+		if smoke {
+			count, trips = 10, 100
+		}
+		one := pairs(1, count, trips)
+		two := pairs(2, count, trips)
+		fmt.Printf("go,B7,1,throughput,%.0f,round_trips/s\n", one)
+		fmt.Printf("go,B7,2,throughput,%.0f,round_trips/s\n", two)
+		fmt.Printf("go,B7,2,speedup,%.2f,x\n", two/one)
+	default:
+		fmt.Fprintln(os.Stderr, "unknown benchmark", os.Args[1])
+		os.Exit(2)
+	}
+}

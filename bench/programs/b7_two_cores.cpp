@@ -1,0 +1,66 @@
+// B7 two cores (BENCHMARKS.md): 1000 independent ping-pong pairs, 1000 round trips each, on
+// 1 and on 2 scheduler threads (each thread its own scheduler with half of the pairs: the
+// pairs are independent, so this needs no cross-thread channel). Prints CSV: round trips
+// per second for each, and the speedup. `--smoke`: 10 pairs.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include <stackless/stackless.hpp>
+
+namespace {
+
+stackless::tasklet pinger(stackless::channel<int> out, stackless::channel<int> in, int n) {
+  for (int i = 0; i < n; ++i) {
+    co_await out.send(i);
+    (void)co_await in.receive();
+  }
+}
+
+stackless::tasklet ponger(stackless::channel<int> in, stackless::channel<int> out, int n) {
+  for (int i = 0; i < n; ++i) {
+    co_await out.send(co_await in.receive());
+  }
+}
+
+void run_pairs(int pairs, int trips) {
+  std::vector<stackless::channel<int>> chans(static_cast<std::size_t>(2 * pairs));
+  for (int p = 0; p < pairs; ++p) {
+    pinger(chans[2 * p], chans[2 * p + 1], trips);
+    ponger(chans[2 * p], chans[2 * p + 1], trips);
+  }
+  stackless::run();
+  if (stackless::getruncount() != 1) {
+    std::exit(1);
+  }
+}
+
+double round_trips_per_second(int threads, int pairs, int trips) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back(run_pairs, pairs / threads, trips);
+  }
+  for (auto& w : workers) {
+    w.join();
+  }
+  const auto stop = std::chrono::steady_clock::now();
+  return static_cast<double>(pairs) * trips / std::chrono::duration<double>(stop - start).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool smoke = argc > 1 && std::strcmp(argv[1], "--smoke") == 0;
+  const int pairs = smoke ? 10 : 1000;
+  const int trips = smoke ? 100 : 1000;
+  const double one = round_trips_per_second(1, pairs, trips);
+  const double two = round_trips_per_second(2, pairs, trips);
+  std::printf("impl,bench,param,metric,value,unit\n");
+  std::printf("stackless,B7,1,throughput,%.0f,round_trips/s\n", one);
+  std::printf("stackless,B7,2,throughput,%.0f,round_trips/s\n", two);
+  std::printf("stackless,B7,2,speedup,%.2f,x\n", two / one);
+}

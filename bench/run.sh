@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# make bench: builds the benchmarks (release preset), runs each stackless program and each
+# installed peer 5 times, and prints the medians side by side with the ratio peer/stackless
+# (> 1: stackless is faster or smaller). Writes every run to bench/results/runs.csv and the
+# medians to bench/results/medians.csv, plus a chart (bench/results/ratios.png) when gnuplot
+# is installed. Go (golang-go) and gnuplot are installed when missing and we are root;
+# otherwise those parts are skipped with a note.
+#   bench/run.sh [--runs N] [--smoke]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=5
+smoke=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs=$2; shift 2 ;;
+    --smoke) smoke=--smoke; shift ;;
+    *) echo "usage: bench/run.sh [--runs N] [--smoke]" >&2; exit 2 ;;
+  esac
+done
+
+if [ "$(id -u)" -eq 0 ]; then
+  for pkg in golang-go gnuplot-nox; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null 2>&1 ||
+      echo "note: could not install $pkg"
+  done
+fi
+
+cmake --preset release >/dev/null
+cmake --build --preset release >/dev/null
+bin=build/release/bench
+results=bench/results
+mkdir -p "$results"
+echo "impl,bench,param,metric,value,unit" >"$results/runs.csv"
+
+record() { grep -v '^impl,' >>"$results/runs.csv"; }
+
+for _ in $(seq "$runs"); do
+  for program in b1_spawn_idle b2_ping_pong b3_ring b5_select b7_two_cores; do
+    "$bin/$program" $smoke | record
+  done
+  build/release/examples/robots $([ -n "$smoke" ] && echo "--robots 1000") |
+    awk '/^setup:/ {gsub(",", ""); printf "stackless,B4,robots,simulation,%s,ms\n", $5}' | record
+done
+
+if command -v go >/dev/null 2>&1; then
+  (cd bench/peers/go && GO111MODULE=off go build -o "../../../$bin/go_peers" peers.go &&
+    GO111MODULE=off go build -o "../../../$bin/go_b5_select" b5_select.go)
+  for _ in $(seq "$runs"); do
+    for b in b1 b2 b3 b7; do
+      "$bin/go_peers" "$b" $smoke | record
+    done
+    "$bin/go_b5_select" $smoke | record
+  done
+else
+  echo "note: Go peers skipped (golang-go is not installed; run as root to install it)"
+fi
+
+# Medians per (impl, bench, param, metric), then a table: stackless beside each peer.
+awk -F, 'NR > 1 { key = $1 "," $2 "," $3 "," $4 "," $6; v[key] = v[key] " " $5 }
+  END {
+    for (k in v) {
+      n = split(v[k], a, " ")
+      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+      m = (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+      split(k, f, ",")
+      print f[1] "," f[2] "," f[3] "," f[4] "," m "," f[5]
+    }
+  }' "$results/runs.csv" | sort -t, -k2,2 -k3,3n -k4,4 -k1,1 >"$results/medians.csv"
+
+echo
+printf "%-5s %-9s %-16s %14s %14s %9s  %s\n" bench param metric stackless go "go/ours" unit
+awk -F, '{ val[$1 "," $2 "," $3 "," $4] = $5; unit[$2 "," $3 "," $4] = $6; keys[$2 "," $3 "," $4] = 1 }
+  END {
+    for (k in keys) {
+      split(k, f, ",")
+      ours = val["stackless," k]; go = val["go," k]
+      ratio = (ours != "" && go != "" && ours > 0) ? sprintf("%.1fx", go / ours) : "-"
+      if ((f[3] == "throughput" || f[3] == "speedup") && ratio != "-") ratio = sprintf("%.2fx", ours / go) " (ours/go)"
+      printf "%-5s %-9s %-16s %14s %14s %9s  %s\n", f[1], f[2], f[3], ours == "" ? "-" : ours, go == "" ? "-" : go, ratio, unit[k]
+    }
+  }' "$results/medians.csv" | sort
+echo
+echo "medians of $runs runs: $results/medians.csv (all runs: $results/runs.csv)"
+
+if command -v gnuplot >/dev/null 2>&1; then
+  awk -F, '{ val[$1 "," $2 "," $3 "," $4] = $5 }
+    END { for (k in val) { split(k, f, ","); if (f[1] == "stackless" && val["go," f[2] "," f[3] "," f[4]] > 0 && f[4] != "throughput" && f[4] != "speedup")
+      printf "\"%s %s %s\" %f\n", f[2], f[3], f[4], val["go," f[2] "," f[3] "," f[4]] / val[k] } }' \
+    "$results/medians.csv" | sort >"$results/ratios.dat"
+  gnuplot <<GNUPLOT
+set terminal pngcairo size 900,500
+set output "$results/ratios.png"
+set title "Go / stackless (higher: stackless faster or smaller), medians of $runs runs"
+set style fill solid
+set boxwidth 0.6
+set logscale y
+set xtics rotate by -30
+set grid ytics
+plot "$results/ratios.dat" using 0:2:xtic(1) with boxes notitle
+GNUPLOT
+  echo "chart: $results/ratios.png"
+else
+  echo "note: no chart (gnuplot is not installed; run as root to install it)"
+fi
