@@ -39,15 +39,15 @@ for _ in $(seq "$runs"); do
   for program in b1_spawn_idle b2_ping_pong b3_ring b5_select b7_two_cores; do
     "$bin/$program" $smoke | record
   done
-  build/release/examples/robots $([ -n "$smoke" ] && echo "--robots 1000") |
-    awk '/^setup:/ {gsub(",", ""); printf "stackless,B4,robots,simulation,%s,ms\n", $5}' | record
+  build/release/examples/robots $([ -n "$smoke" ] && echo "--robots 1000" || true) |
+    awk '/^setup:/ {gsub(",", ""); printf "stackless,B4,robots,total,%.1f,ms\n", $2 + $5}' | record
 done
 
 if command -v go >/dev/null 2>&1; then
   (cd bench/peers/go && GO111MODULE=off go build -o "../../../$bin/go_peers" peers.go &&
     GO111MODULE=off go build -o "../../../$bin/go_b5_select" b5_select.go)
   for _ in $(seq "$runs"); do
-    for b in b1 b2 b3 b7; do
+    for b in b1 b2 b3 b4 b7; do
       "$bin/go_peers" "$b" $smoke | record
     done
     "$bin/go_b5_select" $smoke | record

@@ -1,6 +1,7 @@
 // Go peers of the stackless benchmarks (BENCHMARKS.md), printing the same CSV:
-//   go run peers.go b1|b2|b3|b7 [--smoke]
-// B1 spawn-idle, B2 ping-pong, B3 ring, B7 two cores (pairs on GOMAXPROCS 1 and 2).
+//   go run peers.go b1|b2|b3|b4|b7 [--smoke]
+// B1 spawn-idle, B2 ping-pong, B3 ring, B4 robots, B7 two cores (pairs on GOMAXPROCS 1
+// and 2).
 // B5 is b5_select.go. Goroutines run with GOMAXPROCS=1 unless the benchmark says otherwise.
 package main
 
@@ -93,6 +94,41 @@ func b3(size, hops int) {
 	fmt.Printf("go,B3,%d,hop,%.1f,ns\n", size, float64(time.Since(start).Nanoseconds())/float64(hops))
 }
 
+// b4: the robots of examples/robots.cpp: each goroutine picks a random chair per round,
+// takes it if nobody ever did (a bitmap, as ours), then yields.
+func b4(robots, width, height, rounds int) {
+	bits := make([]uint64, (width*height+63)/64)
+	points := make([]int, robots)
+	var wg sync.WaitGroup
+	wg.Add(robots)
+	start := time.Now()
+	for id := 0; id < robots; id++ {
+		go func(id int) {
+			defer wg.Done()
+			state := uint64(id)*0x100000001b3 + 1
+			next := func(n int) int {
+				state += 0x9e3779b97f4a7c15
+				z := state
+				z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+				z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+				return int((z ^ (z >> 31)) % uint64(n))
+			}
+			for r := 0; r < rounds; r++ {
+				cell := next(height)*width + next(width)
+				bit := uint64(1) << (cell % 64)
+				if bits[cell/64]&bit == 0 {
+					bits[cell/64] |= bit
+					points[id]++
+				}
+				runtime.Gosched()
+			}
+		}(id)
+	}
+	wg.Wait()
+	// Goroutines start as they are created: spawning is part of the time, as in ours.
+	fmt.Printf("go,B4,robots,total,%.1f,ms\n", float64(time.Since(start).Microseconds())/1000)
+}
+
 func pairs(procs, count, trips int) float64 {
 	runtime.GOMAXPROCS(procs)
 	var wg sync.WaitGroup
@@ -120,7 +156,7 @@ func pairs(procs, count, trips int) float64 {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: peers b1|b2|b3|b7 [--smoke]")
+		fmt.Fprintln(os.Stderr, "usage: peers b1|b2|b3|b4|b7 [--smoke]")
 		os.Exit(2)
 	}
 	smoke := len(os.Args) > 2 && os.Args[2] == "--smoke"
@@ -145,6 +181,12 @@ func main() {
 		} else {
 			b3(1000, 1000000)
 			b3(100000, 1000000)
+		}
+	case "b4":
+		if smoke {
+			b4(1000, 10000, 10000, 10)
+		} else {
+			b4(100000, 10000, 10000, 10)
 		}
 	case "b7":
 		count, trips := 1000, 1000
