@@ -89,7 +89,7 @@ if command -v gnuplot >/dev/null 2>&1; then
       printf "\"%s %s %s\" %f\n", f[2], f[3], f[4], val["go," f[2] "," f[3] "," f[4]] / val[k] } }' \
     "$results/medians.csv" | sort >"$results/ratios.dat"
   gnuplot <<GNUPLOT
-set terminal pngcairo size 900,500
+set terminal pngcairo size 900,500 noenhanced
 set output "$results/ratios.png"
 set title "Go / stackless (higher: stackless faster or smaller), medians of $runs runs"
 set style fill solid
