@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # make bench: builds the benchmarks (release preset), runs each stackless program and each
-# installed peer 5 times, and prints the medians side by side with the ratio peer/stackless
-# (> 1: stackless is faster or smaller). Writes every run to bench/results/runs.csv and the
-# medians to bench/results/medians.csv, plus a chart (bench/results/ratios.png) when gnuplot
-# is installed. Go (golang-go) and gnuplot are installed when missing and we are root;
-# otherwise those parts are skipped with a note.
+# peer (Go, Boost.Fiber, OS threads) 5 times, and prints the medians side by side with the
+# ratios peer/stackless (> 1: stackless is faster or smaller; for throughput and speedup,
+# stackless/peer). Writes every run to bench/results/runs.csv and the medians to
+# bench/results/medians.csv, plus a chart (bench/results/ratios.png) when gnuplot is
+# installed. Go (golang-go), Boost.Fiber (libboost-fiber-dev) and gnuplot are installed
+# when missing and we are root; otherwise those peers are skipped with a note.
 #   bench/run.sh [--runs N] [--smoke]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$(id -u)" -eq 0 ]; then
-  for pkg in golang-go gnuplot-nox; do
+  for pkg in golang-go libboost-fiber-dev gnuplot-nox; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null 2>&1 ||
       echo "note: could not install $pkg"
@@ -39,6 +40,7 @@ for _ in $(seq "$runs"); do
   for program in b1_spawn_idle b2_ping_pong b3_ring b5_select b7_two_cores; do
     "$bin/$program" $smoke | record
   done
+  build/release/examples/memory_table --csv | record
   build/release/examples/robots $([ -n "$smoke" ] && echo "--robots 1000" || true) |
     awk '/^setup:/ {gsub(",", ""); printf "stackless,B4,robots,total,%.1f,ms\n", $2 + $5}' | record
 done
@@ -56,6 +58,21 @@ else
   echo "note: Go peers skipped (golang-go is not installed; run as root to install it)"
 fi
 
+for _ in $(seq "$runs"); do
+  for b in b1 b2 b3; do
+    "$bin/threads_peers" "$b" $smoke | record
+  done
+done
+if [ -x "$bin/fiber_peers" ]; then
+  for _ in $(seq "$runs"); do
+    for b in b1 b2 b3 b4; do
+      "$bin/fiber_peers" "$b" $smoke | record
+    done
+  done
+else
+  echo "note: Boost.Fiber peers skipped (libboost-fiber-dev is not installed; run as root)"
+fi
+
 # Medians per (impl, bench, param, metric), then a table: stackless beside each peer.
 awk -F, 'NR > 1 { key = $1 "," $2 "," $3 "," $4 "," $6; v[key] = v[key] " " $5 }
   END {
@@ -69,29 +86,40 @@ awk -F, 'NR > 1 { key = $1 "," $2 "," $3 "," $4 "," $6; v[key] = v[key] " " $5 }
   }' "$results/runs.csv" | sort -t, -k2,2 -k3,3n -k4,4 -k1,1 >"$results/medians.csv"
 
 echo
-printf "%-5s %-9s %-16s %14s %14s %9s  %s\n" bench param metric stackless go "go/ours" unit
+printf "%-4s %-8s %-15s %11s %11s %7s %11s %7s %11s %7s  %s\n" \
+  bench param metric stackless go x fiber x threads x unit
 awk -F, '{ val[$1 "," $2 "," $3 "," $4] = $5; unit[$2 "," $3 "," $4] = $6; keys[$2 "," $3 "," $4] = 1 }
+  function ratio(ours, peer, metric) {
+    if (ours == "" || peer == "" || ours <= 0 || peer <= 0) return "-"
+    return sprintf("%.1fx", (metric == "throughput" || metric == "speedup") ? ours / peer : peer / ours)
+  }
+  function show(v) { return v == "" ? "-" : v }
   END {
     for (k in keys) {
       split(k, f, ",")
-      ours = val["stackless," k]; go = val["go," k]
-      ratio = (ours != "" && go != "" && ours > 0) ? sprintf("%.1fx", go / ours) : "-"
-      if ((f[3] == "throughput" || f[3] == "speedup") && ratio != "-") ratio = sprintf("%.2fx", ours / go) " (ours/go)"
-      printf "%-5s %-9s %-16s %14s %14s %9s  %s\n", f[1], f[2], f[3], ours == "" ? "-" : ours, go == "" ? "-" : go, ratio, unit[k]
+      ours = val["stackless," k]
+      printf "%-4s %-8s %-15s %11s", f[1], f[2], f[3], show(ours)
+      n = split("go boost_fiber threads", peers, " ")
+      for (i = 1; i <= n; i++) {
+        peer = val[peers[i] "," k]
+        printf " %11s %7s", show(peer), ratio(ours, peer, f[3])
+      }
+      printf "  %s\n", unit[k]
     }
-  }' "$results/medians.csv" | sort
+  }' "$results/medians.csv" | sort -k1,1 -k2,2n -k3,3
 echo
 echo "medians of $runs runs: $results/medians.csv (all runs: $results/runs.csv)"
 
 if command -v gnuplot >/dev/null 2>&1; then
   awk -F, '{ val[$1 "," $2 "," $3 "," $4] = $5 }
-    END { for (k in val) { split(k, f, ","); if (f[1] == "stackless" && val["go," f[2] "," f[3] "," f[4]] > 0 && f[4] != "throughput" && f[4] != "speedup")
-      printf "\"%s %s %s\" %f\n", f[2], f[3], f[4], val["go," f[2] "," f[3] "," f[4]] / val[k] } }' \
+    END { for (k in val) { split(k, f, ","); key = f[2] "," f[3] "," f[4]
+      if (f[1] != "stackless" && val["stackless," key] > 0 && f[4] != "throughput" && f[4] != "speedup")
+        printf "\"%s %s %s %s\" %f\n", f[1], f[2], f[3], f[4], val[k] / val["stackless," key] } }' \
     "$results/medians.csv" | sort >"$results/ratios.dat"
   gnuplot <<GNUPLOT
-set terminal pngcairo size 900,500 noenhanced
+set terminal pngcairo size 1100,600 noenhanced
 set output "$results/ratios.png"
-set title "Go / stackless (higher: stackless faster or smaller), medians of $runs runs"
+set title "peer / stackless (higher: stackless faster or smaller), medians of $runs runs"
 set style fill solid
 set boxwidth 0.6
 set logscale y
