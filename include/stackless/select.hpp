@@ -65,8 +65,8 @@ inline constexpr std::size_t select_blocked = static_cast<std::size_t>(-1);
 /// case) and, if none is ready and there is no default, pass 2 (register every case and
 /// take the running tasklet off the run queue).
 select_start select_begin(waiter* const* cases, std::size_t n, bool has_default, bool in_order);
-/// select_fired: which case completed a blocked select (pass 3 happened in the waker).
-std::size_t select_fired(waiter* const* cases, std::size_t n) noexcept;
+/// select_fired: which case completed the blocked select of `t` (the waker did pass 3).
+std::size_t select_fired(const tasklet_node* t) noexcept;
 
 template <class C>
 inline constexpr bool is_default_case = std::is_same_v<C, default_case>;
@@ -99,8 +99,7 @@ class select_operation : public operation<Derived> {
   std::size_t fired_index() {
     rethrow_bomb(me_);
     if (fired_ == select_blocked) {
-      auto [waiters, n] = static_cast<Derived&>(*this).waiters();
-      fired_ = select_fired(waiters, n);
+      fired_ = select_fired(me_);
     }
     return fired_;
   }

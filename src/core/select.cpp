@@ -13,38 +13,10 @@ select_start select_begin(waiter* const* cases, std::size_t n, bool has_default,
   tasklet_node* me = s.running();
 
   // Pass 1: among the ready cases pick one, uniformly at random by reservoir sampling (GO-3)
-  // or the first one (in order). A case on an empty handle is never ready (GO-2).
+  // or the first one (in order). A case on an empty handle is never ready (GO-2). The
+  // registrations are chained on the way, for pass 2.
   std::size_t chosen = select_blocked;
   std::uint32_t ready = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    waiter* w = cases[i];
-    w->tasklet = me;
-    if (w->channel == nullptr) {
-      continue;
-    }
-    if (w->dir == direction::send && w->data == nullptr) {
-      throw runtime_error("select: a send case has no value (it was already sent)");
-    }
-    if (!w->channel->ready_for(w->dir)) {
-      continue;
-    }
-    if (in_order) {
-      chosen = i;
-      break;
-    }
-    ++ready;
-    if (s.random().below(ready) == 0) {
-      chosen = i;
-    }
-  }
-  if (chosen != select_blocked) {
-    return {chosen, cases[chosen]->channel->operate(*cases[chosen], false)};
-  }
-  if (has_default) {
-    return {n, op_result::done};  // GO-4
-  }
-
-  // Pass 2: register on every case's channel and sleep (GO-5).
   waiter* first = nullptr;
   waiter* last = nullptr;
   for (std::size_t i = 0; i < n; ++i) {
@@ -52,12 +24,37 @@ select_start select_begin(waiter* const* cases, std::size_t n, bool has_default,
     if (w->channel == nullptr) {
       continue;
     }
+    w->tasklet = me;
     w->status = wait_status::pending;
     w->next_case = nullptr;
     w->case_index = static_cast<std::uint16_t>(i);
     (last != nullptr ? last->next_case : first) = w;
     last = w;
+    if (w->dir == direction::send && w->data == nullptr) [[unlikely]] {
+      throw runtime_error("select: a send case has no value (it was already sent)");
+    }
+    if (w->channel->ready_for(w->dir)) {
+      if (in_order) {
+        chosen = i;
+        break;
+      }
+      ++ready;
+      if (s.random().below(ready) == 0) {
+        chosen = i;
+      }
+    }
   }
+  if (chosen != select_blocked) {
+    waiter* w = cases[chosen];
+    w->next_case = nullptr;
+    return {chosen, w->channel->operate(*w, false)};
+  }
+  if (has_default) {
+    return {n, op_result::done};  // GO-4
+  }
+
+  // Pass 2: register on every case's channel and sleep (GO-5). Pass 3, dropping the other
+  // registrations, is done by whoever completes one (end_wait).
   if (me->block_trap) {
     me->bomb = std::make_exception_ptr(runtime_error("this tasklet does not like to be blocked."));
     return {select_blocked, op_result::failed};
@@ -75,13 +72,9 @@ select_start select_begin(waiter* const* cases, std::size_t n, bool has_default,
   return {select_blocked, op_result::blocked};
 }
 
-std::size_t select_fired(waiter* const* cases, std::size_t n) noexcept {
-  for (std::size_t i = 0; i < n; ++i) {
-    if (cases[i]->channel != nullptr && cases[i]->status != wait_status::pending) {
-      return i;
-    }
-  }
-  return n;  // unreachable: a blocked select resumes only when one case completed
+std::size_t select_fired(const tasklet_node* t) noexcept {
+  // end_wait() left the completed registration in `waiting` (see channel_core.hpp).
+  return t->waiting != nullptr ? t->waiting->case_index : 0;
 }
 
 }  // namespace stackless::detail

@@ -231,7 +231,8 @@ STACKLESS_HOT bool must_suspend(op_result r, scheduler& s) noexcept {
 void cancel_wait(tasklet_node* t) noexcept;
 
 /// end_wait: the wait of `t` is over because `fired` completed: its other registrations
-/// (select cases, GO-5) are dropped and it is no longer blocked.
+/// (select cases, GO-5) are dropped and it is no longer blocked. `waiting` keeps the fired
+/// registration, which tells a select which case completed.
 STACKLESS_HOT void end_wait(tasklet_node* t, waiter& fired, wait_status status) noexcept {
   fired.status = status;
   if (t->waiting != &fired || fired.next_case != nullptr) [[unlikely]] {
@@ -241,7 +242,7 @@ STACKLESS_HOT void end_wait(tasklet_node* t, waiter& fired, wait_status status) 
       }
     }
   }
-  t->waiting = nullptr;
+  t->waiting = &fired;
   t->where = place::none;
 }
 
