@@ -97,6 +97,7 @@ channel_callback set_channel(channel_callback callback) {
 }
 
 bool in_channel_callback() noexcept { return inside_channel_callback; }
+bool in_schedule_callback() noexcept { return inside_schedule_callback; }
 
 }  // namespace hooks
 }  // namespace stackless::detail

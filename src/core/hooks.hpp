@@ -20,5 +20,7 @@ channel_callback set_channel(channel_callback callback);
 
 /// in_channel_callback: true while this thread runs a channel callback.
 bool in_channel_callback() noexcept;
+/// in_schedule_callback: true while this thread runs a schedule callback.
+bool in_schedule_callback() noexcept;
 
 }  // namespace stackless::detail::hooks

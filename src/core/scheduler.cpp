@@ -72,6 +72,11 @@ std::uint64_t scheduler::next_id() noexcept {
 }
 
 void scheduler::require_main(const char* what) const {
+  if (hooks::in_schedule_callback()) {
+    throw runtime_error(std::string(what) +
+                        " inside a schedule callback: a callback must not "
+                        "switch tasklets (SCH-14)");
+  }
   if (running_ != &main_) {
     throw runtime_error(std::string(what) +
                         " is the main tasklet's blocking form; inside a tasklet use co_await");

@@ -238,6 +238,26 @@ TEST(Scheduler, SCH14_CallbackExceptionsAreIgnored) {
   EXPECT_NE(err.find("callback failure"), std::string::npos);
 }
 
+TEST(Scheduler, SCH14_CallbackMustNotSwitch) {
+  recorder r;
+  std::string error;
+  stackless::set_schedule_callback([&](const tasklet&, const tasklet& to) {
+    if (to.is_main()) {
+      return;
+    }
+    try {
+      stackless::schedule().wait();
+    } catch (const stackless::runtime_error& e) {
+      error = e.what();
+    }
+  });
+  record(&r, "ran");
+  stackless::run();
+  stackless::set_schedule_callback(nullptr);
+  EXPECT_EQ(r.events, std::vector<std::string>{"ran"});
+  EXPECT_NE(error.find("must not switch"), std::string::npos);
+}
+
 TEST(Scheduler, RunFromATaskletWithoutAwaitIsRefused) {
   bool refused = false;
   auto body = [](bool* out) -> tasklet {
