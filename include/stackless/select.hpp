@@ -61,10 +61,22 @@ struct select_start {
 };
 inline constexpr std::size_t select_blocked = static_cast<std::size_t>(-1);
 
+/// The registrations of a select's cases, without allocating: an array of pointers (fixed
+/// form, cases of mixed types) or waiters laid out every `stride` bytes (a span of cases).
+struct waiter_list {
+  waiter* const* pointers = nullptr;
+  char* base = nullptr;
+  std::size_t stride = 0;
+  std::size_t size = 0;
+  waiter* operator[](std::size_t i) const noexcept {
+    return pointers != nullptr ? pointers[i] : reinterpret_cast<waiter*>(base + i * stride);
+  }
+};
+
 /// select_begin runs pass 1 (poll the cases, in random or given order, and perform one ready
 /// case) and, if none is ready and there is no default, pass 2 (register every case and
 /// take the running tasklet off the run queue).
-select_start select_begin(waiter* const* cases, std::size_t n, bool has_default, bool in_order);
+select_start select_begin(const waiter_list& cases, bool has_default, bool in_order);
 /// select_fired: which case completed the blocked select of `t` (the waker did pass 3).
 std::size_t select_fired(const tasklet_node* t) noexcept;
 
@@ -89,8 +101,7 @@ class select_operation : public operation<Derived> {
     scheduler& s = scheduler::current();
     me_ = s.running();
     me_->resume_point = h;
-    auto [waiters, n] = self.waiters();
-    const select_start start = select_begin(waiters, n, self.has_default(), self.in_order());
+    const select_start start = select_begin(self.waiters(), self.has_default(), self.in_order());
     fired_ = start.fired;
     return must_suspend(start.result, s);
   }
@@ -196,7 +207,7 @@ class [[nodiscard("co_await it, or call .wait() from main")]] select_awaiter
   explicit select_awaiter(bool in_order, Args&&... cases)
       : cases_(std::forward<Args>(cases)...), in_order_(in_order) {}
 
-  std::pair<waiter* const*, std::size_t> waiters() {
+  waiter_list waiters() {
     if (!prepared_) {
       std::size_t k = 0;
       std::apply(
@@ -215,7 +226,7 @@ class [[nodiscard("co_await it, or call .wait() from main")]] select_awaiter
           cases_);
       prepared_ = true;
     }
-    return {waiters_.data(), channel_count};
+    return {waiters_.data(), nullptr, 0, channel_count};
   }
   bool has_default() const noexcept { return default_count != 0; }
   bool in_order() const noexcept { return in_order_; }
@@ -250,14 +261,16 @@ class [[nodiscard("co_await it, or call .wait() from main")]] select_span_awaite
       : cases_(cases), options_(options) {}
   select_span_awaiter(select_span_awaiter &&) = default;
 
-  std::pair<waiter* const*, std::size_t> waiters() {
-    if (waiters_.empty()) {
-      waiters_.reserve(cases_.size());
-      for (channel_case<T>& c : cases_) {
-        waiters_.push_back(c.prepare());
-      }
+  waiter_list waiters() {
+    if (cases_.empty()) {
+      return {};
     }
-    return {waiters_.data(), waiters_.size()};
+    waiter* first = cases_[0].prepare();
+    for (std::size_t i = 1; i < cases_.size(); ++i) {
+      cases_[i].prepare();
+    }
+    // The cases are contiguous, so are their registrations: no array to build.
+    return {nullptr, reinterpret_cast<char*>(first), sizeof(channel_case<T>), cases_.size()};
   }
   bool has_default() const noexcept { return options_.with_default; }
   bool in_order() const noexcept { return options_.in_order; }
@@ -268,7 +281,6 @@ class [[nodiscard("co_await it, or call .wait() from main")]] select_span_awaite
  private:
   std::span<channel_case<T>> cases_;
   select_options options_;
-  std::vector<waiter*> waiters_;
 };
 
 }  // namespace detail

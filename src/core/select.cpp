@@ -8,7 +8,8 @@
 
 namespace stackless::detail {
 
-select_start select_begin(waiter* const* cases, std::size_t n, bool has_default, bool in_order) {
+select_start select_begin(const waiter_list& cases, bool has_default, bool in_order) {
+  const std::size_t n = cases.size;
   scheduler& s = scheduler::current();
   tasklet_node* me = s.running();
 
