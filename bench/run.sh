@@ -41,8 +41,7 @@ for _ in $(seq "$runs"); do
     "$bin/$program" $smoke | record
   done
   build/release/examples/memory_table --csv | record
-  build/release/examples/robots $([ -n "$smoke" ] && echo "--robots 1000" || true) |
-    awk '/^setup:/ {gsub(",", ""); printf "stackless,B4,robots,total,%.1f,ms\n", $2 + $5}' | record
+  build/release/examples/robots --csv $([ -n "$smoke" ] && echo "--robots 1000" || true) | record
 done
 
 if command -v go >/dev/null 2>&1; then
@@ -87,7 +86,7 @@ awk -F, 'NR > 1 { key = $1 "," $2 "," $3 "," $4 "," $6; v[key] = v[key] " " $5 }
 
 echo
 printf "%-4s %-8s %-15s %11s %11s %7s %11s %7s %11s %7s  %s\n" \
-  bench param metric stackless go x fiber x threads x unit
+  bench param metric stackless go go/us fiber fiber/us threads thr/us unit
 awk -F, '{ val[$1 "," $2 "," $3 "," $4] = $5; unit[$2 "," $3 "," $4] = $6; keys[$2 "," $3 "," $4] = 1 }
   function ratio(ours, peer, metric) {
     if (ours == "" || peer == "" || ours <= 0 || peer <= 0) return "-"

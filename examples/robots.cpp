@@ -4,7 +4,9 @@
 // yields. Same seed, same result.
 //
 //   robots [--robots N] [--width W] [--height H] [--rounds R] [--seed S] [--preemptive K]
+//          [--csv]
 //
+// --csv prints B4 of BENCHMARKS.md as CSV (impl,bench,param,metric,value,unit) instead.
 // --preemptive K drives the scheduler with the watchdog, as the original did with
 // stackless.run(n): run(K) interrupts after K preemption points, main re-inserts the
 // interrupted robot, and a robot plays inside an atomic section so that no interrupt falls
@@ -82,6 +84,7 @@ struct options {
   std::uint64_t rounds = 10;
   std::uint64_t seed = 1;
   std::uint64_t preemptive = 0;
+  bool csv = false;
 };
 
 stackless::tasklet robot(arena* field, std::uint32_t* points, std::uint64_t rounds,
@@ -116,7 +119,7 @@ long peak_rss_kib() {
   }
   std::fprintf(stderr,
                "usage: robots [--robots N] [--width W] [--height H] [--rounds R] [--seed S]\n"
-               "              [--preemptive K] [--threads T]\n");
+               "              [--preemptive K] [--threads T] [--csv]\n");
   std::exit(problem != nullptr ? 2 : 0);
 }
 
@@ -138,6 +141,10 @@ options parse(int argc, char** argv) {
     const char* flag = argv[i];
     if (std::strcmp(flag, "--help") == 0 || std::strcmp(flag, "-h") == 0) {
       usage(nullptr);
+    }
+    if (std::strcmp(flag, "--csv") == 0) {
+      o.csv = true;
+      continue;
     }
     if (i + 1 >= argc) {
       std::string message = std::string("unknown option or missing value: ") + flag;
@@ -179,7 +186,7 @@ options parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   const options o = parse(argc, argv);
-  const bool progress = isatty(STDOUT_FILENO) != 0;
+  const bool progress = !o.csv && isatty(STDOUT_FILENO) != 0;
   using clock = std::chrono::steady_clock;
 
   const auto setup_start = clock::now();
@@ -235,6 +242,17 @@ int main(int argc, char** argv) {
   const double setup_ms =
       std::chrono::duration<double, std::milli>(sim_start - setup_start).count();
   const double sim_ms = std::chrono::duration<double, std::milli>(sim_stop - sim_start).count();
+  if (o.csv) {
+    const auto n = static_cast<unsigned long long>(o.robots);
+    std::printf("impl,bench,param,metric,value,unit\n");
+    std::printf("stackless,B4,%llu,total,%.1f,ms\n", n, setup_ms + sim_ms);
+    std::printf("stackless,B4,%llu,setup,%.1f,ms\n", n, setup_ms);
+    std::printf("stackless,B4,%llu,simulation,%.1f,ms\n", n, sim_ms);
+    std::printf("stackless,B4,%llu,peak_rss,%.1f,MiB\n", n, peak_rss_kib() / 1024.0);
+    std::printf("stackless,B4,%llu,points,%llu,points\n", n,
+                static_cast<unsigned long long>(total));
+    return 0;
+  }
   std::printf("robots %llu, arena %llux%llu, rounds %llu, seed %llu\n",
               static_cast<unsigned long long>(o.robots), static_cast<unsigned long long>(o.width),
               static_cast<unsigned long long>(o.height), static_cast<unsigned long long>(o.rounds),
@@ -250,7 +268,7 @@ int main(int argc, char** argv) {
   if (o.preemptive != 0) {
     std::printf("watchdog interrupts: %llu\n", static_cast<unsigned long long>(interrupts));
   }
-  std::printf("setup: %.1f ms, simulation: %.1f ms, %.1f million robot rounds per second\n",
+  std::printf("setup: %.1f ms, simulation: %.1f ms, %.1f million tasklet rounds per second\n",
               setup_ms, sim_ms,
               sim_ms > 0 ? static_cast<double>(o.robots * o.rounds) / sim_ms / 1000.0 : 0.0);
   std::printf("peak RSS: %.1f MiB\n", static_cast<double>(peak_rss_kib()) / 1024.0);

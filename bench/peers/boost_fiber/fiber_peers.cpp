@@ -134,7 +134,7 @@ void b4(long robots, std::uint64_t width, std::uint64_t height, int rounds) {
   for (auto& f : pool) {
     f.join();
   }
-  std::printf("boost_fiber,B4,robots,total,%.1f,ms\n", ns_since(start) / 1e6);
+  std::printf("boost_fiber,B4,%ld,total,%.1f,ms\n", robots, ns_since(start) / 1e6);
 }
 
 }  // namespace

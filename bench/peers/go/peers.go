@@ -126,7 +126,7 @@ func b4(robots, width, height, rounds int) {
 	}
 	wg.Wait()
 	// Goroutines start as they are created: spawning is part of the time, as in ours.
-	fmt.Printf("go,B4,robots,total,%.1f,ms\n", float64(time.Since(start).Microseconds())/1000)
+	fmt.Printf("go,B4,%d,total,%.1f,ms\n", robots, float64(time.Since(start).Microseconds())/1000)
 }
 
 func pairs(procs, count, trips int) float64 {
