@@ -13,31 +13,22 @@
 
 #include <stackless/stackless.hpp>
 
-namespace {
+#include "../common/resident.hpp"
 
-long resident_bytes() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      return std::atol(line.c_str() + 6) * 1024;
-    }
-  }
-  return 0;
-}
+namespace {
 
 stackless::tasklet idle(stackless::channel<int> ch) { (void)co_await ch.next(); }
 
 void measure(long n) {
   stackless::channel<int> ch;
-  const long before = resident_bytes();
+  const long before = bench::resident_bytes();
   const auto start = std::chrono::steady_clock::now();
   for (long i = 0; i < n; ++i) {
     idle(ch);
   }
   stackless::run();
   const auto stop = std::chrono::steady_clock::now();
-  const long after = resident_bytes();
+  const long after = bench::resident_bytes();
   if (ch.balance() != -n) {
     std::fprintf(stderr, "b1: expected %ld blocked tasklets, found %d\n", n, -ch.balance());
     std::exit(1);

@@ -13,20 +13,11 @@
 
 #include <boost/fiber/all.hpp>
 
+#include "../../common/resident.hpp"
+
 namespace fibers = boost::fibers;
 
 namespace {
-
-long resident_bytes() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      return std::atol(line.c_str() + 6) * 1024;
-    }
-  }
-  return 0;
-}
 
 double ns_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
@@ -37,7 +28,7 @@ void b1(long n) {
   long started = 0;
   std::vector<fibers::fiber> pool;
   pool.reserve(static_cast<std::size_t>(n));
-  const long before = resident_bytes();
+  const long before = bench::resident_bytes();
   const auto start = std::chrono::steady_clock::now();
   for (long i = 0; i < n; ++i) {
     pool.emplace_back([&] {
@@ -50,7 +41,7 @@ void b1(long n) {
     boost::this_fiber::yield();  // until every fiber is blocked in pop
   }
   const double elapsed = ns_since(start);
-  const long after = resident_bytes();
+  const long after = bench::resident_bytes();
   ch.close();
   for (auto& f : pool) {
     f.join();

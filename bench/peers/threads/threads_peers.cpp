@@ -16,18 +16,9 @@
 #include <thread>
 #include <vector>
 
-namespace {
+#include "../../common/resident.hpp"
 
-long resident_bytes() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      return std::atol(line.c_str() + 6) * 1024;
-    }
-  }
-  return 0;
-}
+namespace {
 
 // An unbuffered channel of long for threads: send waits until a receiver took the value.
 class rendezvous {
@@ -65,7 +56,7 @@ void b1(long n) {
   long waiting = 0;
   bool done = false;
   std::vector<std::thread> pool;
-  const long before = resident_bytes();
+  const long before = bench::resident_bytes();
   const auto start = std::chrono::steady_clock::now();
   for (long i = 0; i < n; ++i) {
     pool.emplace_back([&] {
@@ -80,7 +71,7 @@ void b1(long n) {
     wake.wait(lock, [&] { return waiting == n; });
   }
   const double elapsed = seconds_since(start);
-  const long after = resident_bytes();
+  const long after = bench::resident_bytes();
   {
     std::lock_guard lock(mutex);
     done = true;
