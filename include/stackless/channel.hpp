@@ -247,7 +247,6 @@ class channel_case {
     }
     return &waiter_;
   }
-  const detail::waiter& registration() const noexcept { return waiter_; }
 
  private:
   friend class channel<T>;

@@ -91,7 +91,7 @@ struct case_value<channel_case<T>> {
 };
 
 /// The awaiter shared by both forms: `Derived` supplies the waiter array.
-template <class Derived, class Result>
+template <class Derived>
 class select_operation : public operation<Derived> {
  public:
   bool await_ready() const noexcept { return false; }
@@ -196,7 +196,7 @@ namespace detail {
 
 template <class... Cases>
 class [[nodiscard("co_await it, or call .wait() from main")]] select_awaiter
-    : public select_operation<select_awaiter<Cases...>, select_result<Cases...>> {
+    : public select_operation<select_awaiter<Cases...>> {
   static constexpr std::size_t case_count = sizeof...(Cases);
   static constexpr std::size_t default_count = (std::size_t{is_default_case<Cases>} + ... + 0);
   static_assert(default_count <= 1, "a select has at most one default case");
@@ -255,7 +255,7 @@ class [[nodiscard("co_await it, or call .wait() from main")]] select_awaiter
 
 template <class T>
 class [[nodiscard("co_await it, or call .wait() from main")]] select_span_awaiter
-    : public select_operation<select_span_awaiter<T>, std::size_t> {
+    : public select_operation<select_span_awaiter<T>> {
  public:
   select_span_awaiter(std::span<channel_case<T>> cases, select_options options)
       : cases_(cases), options_(options) {}

@@ -13,8 +13,8 @@ namespace stackless::detail::hooks {
 void call_schedule(tasklet_node* from, tasklet_node* to) noexcept;
 schedule_callback set_schedule(schedule_callback callback);
 
-/// call_channel runs the channel callback; returns false when the operation was issued from
-/// inside a channel callback (a recursive call, refused).
+/// call_channel runs the channel callback (operate() refuses operations issued from inside
+/// one: see in_channel_callback()).
 void call_channel(channel_core* channel, tasklet_node* t, bool sending, bool will_block) noexcept;
 channel_callback set_channel(channel_callback callback);
 
