@@ -77,8 +77,9 @@ struct waiter_list {
 /// case) and, if none is ready and there is no default, pass 2 (register every case and
 /// take the running tasklet off the run queue).
 select_start select_begin(const waiter_list& cases, bool has_default, bool in_order);
-/// select_fired: which case completed the blocked select of `t` (the waker did pass 3).
-std::size_t select_fired(const tasklet_node* t) noexcept;
+/// select_fired: which case completed the blocked select of `t`. Runs pass 3 for
+/// registrations still queued (with several threads the waker leaves them to the tasklet).
+std::size_t select_fired(tasklet_node* t) noexcept;
 
 template <class C>
 inline constexpr bool is_default_case = std::is_same_v<C, default_case>;
@@ -108,10 +109,10 @@ class select_operation : public operation<Derived> {
 
  protected:
   std::size_t fired_index() {
-    rethrow_bomb(me_);
     if (fired_ == select_blocked) {
-      fired_ = select_fired(me_);
+      fired_ = select_fired(me_);  // first: no registration may outlive the awaiter
     }
+    rethrow_bomb(me_);
     return fired_;
   }
 

@@ -1,4 +1,5 @@
 #include <mutex>
+#include <utility>
 
 #include <stackless/channel.hpp>
 #include <stackless/errors.hpp>
@@ -19,46 +20,169 @@ channel_core::~channel_core() {
   channel_registry::instance().remove(this);
   // CH-13: tasklets still blocked here can never be woken; kill them (their frames hold
   // their own handles, so this happens only to tasklets that did not hold one).
+  const bool shared = threads_active();
   for (waiter_queue* q : {&senders_, &receivers_}) {
     while (waiter* w = q->head) {
       tasklet_node* t = w->tasklet;
+      std::exception_ptr error =
+          t->is_main ? std::make_exception_ptr(
+                           runtime_error("the channel main was waiting on was destroyed"))
+                     : std::make_exception_ptr(tasklet_exit{});
+      q->unlink(w);
+      w->status = wait_status::dropped;
+      if (shared) {
+        if (claim(t)) {
+          wake_claimed(t, std::move(error));
+        }
+        continue;
+      }
       cancel_wait(t);
-      t->bomb = t->is_main ? std::make_exception_ptr(
-                                 runtime_error("the channel main was waiting on was destroyed"))
-                           : std::make_exception_ptr(tasklet_exit{});
-      t->owner->push_back(t);
+      t->bomb = std::move(error);
+      t->owner()->push_back(t);
     }
   }
 }
 
 void channel_core::unregister(waiter& w) noexcept { queue_for(w.dir).unlink(&w); }
 
-void cancel_wait(tasklet_node* t) noexcept {
-  for (waiter* w = t->waiting; w != nullptr; w = w->next_case) {
-    if (w->status == wait_status::pending) {
-      w->channel->unregister(*w);
+bool cancel_wait(tasklet_node* t) noexcept {
+  if (threads_active()) {
+    if (!claim(t)) {
+      return false;
+    }
+    // One lock at a time: no order to respect, and a partner that meets one of these
+    // registrations first finds the tasklet claimed and drops it.
+    for (waiter* w = t->waiting; w != nullptr; w = w->next_case) {
+      channel_core* c = w->channel;
+      c->lock();
+      if (w->status == wait_status::pending) {
+        c->unregister(*w);
+        w->status = wait_status::dropped;
+      }
+      c->unlock();
+    }
+  } else {
+    for (waiter* w = t->waiting; w != nullptr; w = w->next_case) {
+      if (w->status == wait_status::pending) {
+        w->channel->unregister(*w);
+        w->status = wait_status::dropped;
+      }
     }
   }
   t->waiting = nullptr;
   t->where = place::none;
+  return true;
+}
+
+void channel_core::wake_claimed(tasklet_node* t, std::exception_ptr error) {
+  scheduler* home = t->owner();
+  if (home != scheduler::existing()) {
+    home->post({message_kind::wake, t, std::move(error)});
+    return;
+  }
+  if (error) {
+    t->bomb = std::move(error);
+  }
+  home->push_back(t);  // its other registrations go when it runs (select_fired)
+}
+
+namespace {
+// Registrations whose tasklet nobody has claimed yet: the ones that can still fire.
+int claimable(const waiter_queue& q) noexcept {
+  int n = 0;
+  for (const waiter* w = q.head; w != nullptr; w = w->next) {
+    n += w->tasklet->wait_claim.load(std::memory_order_acquire) == 0 ? 1 : 0;
+  }
+  return n;
+}
+}  // namespace
+
+int channel_core::shared_balance() const noexcept {
+  std::lock_guard guard(lock_);
+  return claimable(senders_) - claimable(receivers_) + static_cast<int>(buffered_);
+}
+
+bool channel_core::shared_closed() const noexcept {
+  std::lock_guard guard(lock_);
+  return closing_ && buffered_ == 0 && claimable(senders_) == 0;
+}
+
+waiter* channel_core::take_partner(waiter_queue& q) noexcept {
+  while (waiter* p = q.head) {
+    q.unlink(p);
+    if (claim(p->tasklet)) {
+      return p;
+    }
+    p->status = wait_status::dropped;  // its tasklet's wait was completed elsewhere
+  }
+  return nullptr;
+}
+
+void channel_core::drop_stale(direction d) noexcept {
+  waiter_queue& q = queue_for(d);
+  while (waiter* p = q.head) {
+    if (p->tasklet->wait_claim.load(std::memory_order_acquire) == 0) {
+      return;
+    }
+    q.unlink(p);
+    p->status = wait_status::dropped;
+  }
 }
 
 op_result channel_core::operate_slow(waiter& w, bool may_block) {
-  tasklet_node* me = w.tasklet;
-  const bool sending = w.dir == direction::send;
-  waiter_queue& partners = sending ? receivers_ : senders_;
-  if (hooks_installed.load(std::memory_order_relaxed)) [[unlikely]] {
+  if (hooks_active()) [[unlikely]] {
+    // CH-12, before the operation. Called without the channel lock, so that the callback
+    // may inspect channels; `will_block` is then a snapshot.
+    tasklet_node* me = w.tasklet;
     if (hooks::in_channel_callback()) {
       me->bomb = std::make_exception_ptr(runtime_error("Recursive channel call due to callbacks!"));
       return op_result::failed;
     }
-    const bool ready = !partners.empty() || (sending ? buffered_ < capacity_ : buffered_ > 0);
+    const bool sending = w.dir == direction::send;
+    bool ready = false;
+    {
+      const bool shared = threads_active();
+      if (shared) {
+        lock_.lock();
+      }
+      const waiter_queue& partners = sending ? receivers_ : senders_;
+      ready = !partners.empty() || (sending ? buffered_ < capacity_ : buffered_ > 0);
+      if (shared) {
+        lock_.unlock();
+      }
+    }
     hooks::call_channel(this, me, sending, !ready);
   }
+  if (threads_active()) {
+    std::lock_guard guard(lock_);
+    return operate_here<true>(w, may_block);
+  }
+  return operate_here<false>(w, may_block);
+}
+
+template <bool Shared>
+op_result channel_core::operate_here(waiter& w, bool may_block) {
+  tasklet_node* me = w.tasklet;
+  const bool sending = w.dir == direction::send;
+  waiter_queue& partners = sending ? receivers_ : senders_;
+  if constexpr (Shared) {
+    drop_stale(sending ? direction::receive : direction::send);
+  }
+  auto next_partner = [&]() -> waiter* {
+    if constexpr (Shared) {
+      return take_partner(partners);
+    } else {
+      waiter* p = partners.head;
+      if (p != nullptr) {
+        partners.unlink(p);
+      }
+      return p;
+    }
+  };
 
   if (sending) {
-    if (!partners.empty()) {
-      return complete_with(w, *partners.head);
+    if (waiter* p = next_partner()) {
+      return complete_with<Shared>(w, *p);
     }
     if (buffered_ < capacity_ && !closing_) {  // after close, Go refuses every send
       if (w.sends_exception) {
@@ -74,19 +198,21 @@ op_result channel_core::operate_slow(waiter& w, bool may_block) {
     if (buffered_ > 0) {
       buffer_pop(w.data);
       w.status = wait_status::done;
-      if (!senders_.empty()) {
+      if (waiter* sender = next_partner()) {
         // A sender was waiting for room: its value takes the freed slot (GO-9 FIFO).
-        waiter& sender = *senders_.head;
-        senders_.unlink(&sender);
-        buffer_push(sender.data, sender.copies);
-        tasklet_node* other = sender.tasklet;
-        end_wait(other, sender, wait_status::done);
-        other->owner->wake_partner(other, -1, 0, false);  // queued; the receiver goes on
+        buffer_push(sender->data, sender->copies);
+        tasklet_node* other = sender->tasklet;
+        if constexpr (Shared) {
+          sender->status = wait_status::done;
+        } else {
+          end_wait(other, *sender, wait_status::done);
+        }
+        me->owner()->wake_partner(other, -1, 0, false);  // queued; the receiver goes on
       }
       return op_result::done;
     }
-    if (!partners.empty()) {
-      return complete_with(w, *partners.head);
+    if (waiter* p = next_partner()) {
+      return complete_with<Shared>(w, *p);
     }
   }
 
@@ -108,18 +234,36 @@ op_result channel_core::operate_slow(waiter& w, bool may_block) {
   return block(w);
 }
 
+template op_result channel_core::operate_here<true>(waiter&, bool);
+template op_result channel_core::operate_here<false>(waiter&, bool);
+
 void channel_core::close() noexcept {
-  if (closing_) {
-    return;
+  const bool shared = threads_active();
+  if (shared) {
+    lock_.lock();
   }
-  closing_ = true;
-  // A5: a receiver blocked with no sender left can never be served; wake it with the closed
-  // result. Queued senders stay: receivers may still drain them.
-  while (waiter* w = receivers_.head) {
-    receivers_.unlink(w);
-    tasklet_node* t = w->tasklet;
-    end_wait(t, *w, wait_status::closed);
-    t->owner->push_back(t);
+  if (!closing_) {
+    closing_ = true;
+    // A5: a receiver blocked with no sender left can never be served; wake it with the
+    // closed result. Queued senders stay: receivers may still drain them.
+    while (waiter* w = receivers_.head) {
+      receivers_.unlink(w);
+      tasklet_node* t = w->tasklet;
+      if (shared) {
+        if (!claim(t)) {
+          w->status = wait_status::dropped;
+          continue;
+        }
+        w->status = wait_status::closed;
+        wake_claimed(t, nullptr);
+        continue;
+      }
+      end_wait(t, *w, wait_status::closed);
+      t->owner()->push_back(t);
+    }
+  }
+  if (shared) {
+    lock_.unlock();
   }
 }
 

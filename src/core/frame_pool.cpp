@@ -1,3 +1,4 @@
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
@@ -7,6 +8,7 @@
 
 #include <sys/mman.h>
 
+#include <stackless/detail/config.hpp>
 #include <stackless/detail/frame_pool.hpp>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -95,7 +97,6 @@ struct thread_pool {
   char* slab_cursor = nullptr;
   char* slab_end = nullptr;
   std::size_t carved = 0;  // bytes of slabs this thread took
-  std::ptrdiff_t live = 0;
 
   ~thread_pool() {
     global_pool& g = global();
@@ -144,10 +145,21 @@ struct thread_pool {
 
 thread_local thread_pool pool;
 
+// Process-wide: a frame may be freed on another thread than the one that allocated it (a
+// tasklet that moved). Only atomic once the process has several threads.
+std::atomic<std::ptrdiff_t> live{0};
+void count_live(std::ptrdiff_t step) noexcept {
+  if (single_threaded()) {
+    live.store(live.load(std::memory_order_relaxed) + step, std::memory_order_relaxed);
+  } else {
+    live.fetch_add(step, std::memory_order_relaxed);
+  }
+}
+
 }  // namespace
 
 void* allocate_frame(std::size_t bytes) {
-  ++pool.live;
+  count_live(1);
 #if defined(STACKLESS_NO_FRAME_POOL)
   return ::operator new(bytes);
 #else
@@ -165,7 +177,7 @@ void* allocate_frame(std::size_t bytes) {
 }
 
 void deallocate_frame(void* block, std::size_t bytes) noexcept {
-  --pool.live;
+  count_live(-1);
 #if defined(STACKLESS_NO_FRAME_POOL)
   (void)bytes;
   ::operator delete(block);
@@ -182,6 +194,6 @@ void deallocate_frame(void* block, std::size_t bytes) noexcept {
 #endif
 }
 
-std::ptrdiff_t live_frames() noexcept { return pool.live; }
+std::ptrdiff_t live_frames() noexcept { return live.load(std::memory_order_relaxed); }
 
 }  // namespace stackless::detail

@@ -6,7 +6,7 @@
 
 namespace stackless::detail {
 
-std::atomic<bool> hooks_installed{false};
+std::atomic<std::uint8_t> slow_paths{0};
 
 namespace hooks {
 namespace {
@@ -26,8 +26,11 @@ thread_local bool inside_channel_callback = false;
 thread_local bool inside_schedule_callback = false;
 
 void update_flag(installed_hooks& h) {
-  hooks_installed.store(static_cast<bool>(h.on_schedule) || static_cast<bool>(h.on_channel),
-                        std::memory_order_relaxed);
+  if (h.on_schedule || h.on_channel) {
+    slow_paths.fetch_or(slow_hooks, std::memory_order_relaxed);
+  } else {
+    slow_paths.fetch_and(static_cast<std::uint8_t>(~slow_hooks), std::memory_order_relaxed);
+  }
 }
 
 void report(const char* which) noexcept {

@@ -1,5 +1,5 @@
 #pragma once
-// Process-wide callbacks (SCH-14, CH-12). Installing one sets hooks_installed, which the hot
+// Process-wide callbacks (SCH-14, CH-12). Installing one sets the slow_hooks bit of slow_paths, which the hot
 // paths test before calling in here.
 
 #include <stackless/channel.hpp>

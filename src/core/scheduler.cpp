@@ -4,6 +4,8 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <thread>
+#include <utility>
 
 #include <stackless/errors.hpp>
 #include <stackless/scheduler.hpp>
@@ -13,6 +15,7 @@
 #include <stackless/detail/frame_pool.hpp>
 
 #include "hooks.hpp"
+#include "runtime_core.hpp"
 
 namespace stackless::detail {
 
@@ -45,12 +48,12 @@ scheduler& scheduler::create() {
 scheduler::scheduler() {
   main_.is_main = true;
   main_.alive = true;
-  main_.owner = this;
+  main_.set_owner(this);
   main_.refs.store(1, std::memory_order_relaxed);  // never freed: owned by the scheduler
   main_.id = next_id();
   push_back(&main_);
   running_ = &main_;
-  if (hooks_installed.load(std::memory_order_relaxed)) {
+  if (hooks_active()) {
     notify_switch(nullptr, &main_);
   }
 }
@@ -86,7 +89,7 @@ void scheduler::require_main(const char* what) const {
 // --- life cycle --------------------------------------------------------------------------
 
 void scheduler::adopt(tasklet_node* t) noexcept {
-  t->owner = this;
+  t->set_owner(this);
   t->alive = true;
   t->id = next_id();
   t->resume_point = t->frame();
@@ -116,6 +119,7 @@ void scheduler::finish(tasklet_node* t) noexcept {
     unlink(t);
   }
   unregister(registry_, t);
+  t->set_owner(nullptr);  // handles may outlive this thread's scheduler (TSK-14)
   running_ = nullptr;
   std::exception_ptr error = std::move(t->bomb);
   t->bomb = nullptr;
@@ -167,6 +171,9 @@ bool scheduler::may_leave_last(tasklet_node* t, bool blocking, const waiter* why
   if (w == t ? !blocking : w->where == place::none) {
     return true;  // the watchdog (maybe t itself) is floating and will be resumed (SCH-8)
   }
+  if (runtime_ != nullptr && runtime_->others_busy(*this)) {
+    return true;  // DL-5: another thread may still wake it; this thread parks meanwhile
+  }
   t->bomb = std::make_exception_ptr(deadlock_error(
       "Deadlock: the last runnable tasklet cannot be blocked.\n" + deadlock_report(t, why)));
   return false;
@@ -181,22 +188,30 @@ void scheduler::wake_watchdog() noexcept {
 
 void scheduler::drive() {
   for (;;) {
+    if (inbox_.pending()) [[unlikely]] {
+      drain_inbox();
+    }
     tasklet_node* next = head_;
     if (next == &main_) {
       break;
     }
     if (next == nullptr) [[unlikely]] {
-      // Unreachable while the invariants hold; never spin or hang if they do not.
-      std::string report = deadlock_report(&main_, nullptr);
-      if (main_.where == place::channel) {
-        cancel_wait(&main_);
+      // Alone, unreachable while the invariants hold. In a runtime, main waits for another
+      // thread (DL-5): park until a message comes, or until every thread is idle.
+      if (runtime_ != nullptr && runtime_->idle(*this)) {
+        continue;
+      }
+      std::string report =
+          runtime_ != nullptr ? runtime_->deadlock_report() : deadlock_report(&main_, nullptr);
+      if (main_.where == place::channel && !cancel_wait(&main_)) {
+        continue;  // claimed meanwhile: its wake-up is in the inbox
       }
       main_.bomb = std::make_exception_ptr(
           deadlock_error("Deadlock: nothing is runnable and main is not queued.\n" + report));
       push_back(&main_);
       continue;
     }
-    if (hooks_installed.load(std::memory_order_relaxed)) [[unlikely]] {
+    if (hooks_active()) [[unlikely]] {
       notify_switch(running_, next);
     }
     running_ = next;
@@ -205,9 +220,13 @@ void scheduler::drive() {
       refill_budget();
     }
     next->resume_point.resume();
+    if (migrating_to_ != nullptr) [[unlikely]] {
+      // move_to_thread: the tasklet is suspended now; only now may another thread resume it.
+      give_away(next, std::exchange(migrating_to_, nullptr), true);
+    }
   }
   if (running_ != &main_) {
-    if (hooks_installed.load(std::memory_order_relaxed)) [[unlikely]] {
+    if (hooks_active()) [[unlikely]] {
       notify_switch(running_, &main_);
     }
     running_ = &main_;
@@ -303,14 +322,20 @@ tasklet_node* scheduler::leave_run(tasklet_node* caller) noexcept {
 // --- teardown ----------------------------------------------------------------------------
 
 void scheduler::destroy(tasklet_node* t) noexcept {
-  if (t->where == place::channel) {
-    cancel_wait(t);
-  } else if (t->where == place::runqueue) {
+  while (t->where == place::channel && !cancel_wait(t)) {
+    // A partner on another thread claimed it: its wake-up arrives in a moment.
+    while (!inbox_.pending()) {
+      std::this_thread::yield();
+    }
+    drain_inbox();
+  }
+  if (t->where == place::runqueue) {
     unlink(t);
   }
   t->alive = false;
   t->bomb = nullptr;
   unregister(registry_, t);
+  t->set_owner(nullptr);
   t->frame().destroy();
 }
 
@@ -329,8 +354,11 @@ void scheduler::destroy_all() noexcept {
   while (registry_ != nullptr) {
     destroy(registry_);
   }
-  if (main_.where == place::channel) {
-    cancel_wait(&main_);
+  while (main_.where == place::channel && !cancel_wait(&main_)) {
+    while (!inbox_.pending()) {
+      std::this_thread::yield();
+    }
+    drain_inbox();
   }
   if (main_.where == place::none) {
     push_back(&main_);
@@ -339,6 +367,158 @@ void scheduler::destroy_all() noexcept {
   running_ = &main_;
   ticks_left_ = unlimited_ticks;
   tearing_down_ = false;
+}
+
+// --- threads -----------------------------------------------------------------------------
+
+void scheduler::post(message m) {
+  inbox_.push(std::move(m));
+  if (runtime_ != nullptr) {
+    runtime_->wake(*this);
+  }
+}
+
+void scheduler::drain_inbox() {
+  std::vector<message> batch;
+  batch.swap(batch_);  // keeps the capacity of earlier rounds: no allocation once warm
+  inbox_.take(batch);
+  for (message& m : batch) {
+    apply(m);
+  }
+  batch.clear();
+  batch_.swap(batch);
+  if (runtime_ != nullptr) {
+    load_hint.store(static_cast<std::uint32_t>(runcount_), std::memory_order_relaxed);
+  }
+}
+
+void scheduler::defer_delivery(tasklet_node* t, std::exception_ptr e) {
+  retain(t);
+  deferred_.emplace_back(t, std::move(e));
+}
+
+void scheduler::apply(message& m) {
+  tasklet_node* t = m.tasklet;
+  switch (m.kind) {
+    case message_kind::wake: {
+      if (m.error) {
+        t->bomb = std::move(m.error);
+      }
+      for (auto it = deferred_.begin(); it != deferred_.end(); ++it) {
+        if (it->first == t) {  // killed while its wake-up was on the way
+          t->bomb = std::move(it->second);
+          deferred_.erase(it);
+          release(t);
+          break;
+        }
+      }
+      t->where = place::none;
+      push_back(t);
+      break;
+    }
+    case message_kind::arrive:
+      t->registry_next = registry_;
+      t->registry_prev = nullptr;
+      if (registry_ != nullptr) {
+        registry_->registry_prev = t;
+      }
+      registry_ = t;
+      if (m.arg != 0) {
+        push_back(t);
+      }
+      release(t);
+      break;
+    case message_kind::insert:
+      if (t->alive && t->where == place::none) {
+        push_back(t);
+      }
+      release(t);
+      break;
+    case message_kind::deliver:
+      if (t->alive) {
+        if (t->where == place::channel && !cancel_wait(t)) {
+          defer_delivery(t, std::move(m.error));
+        } else {
+          t->bomb = std::move(m.error);
+          if (t->where == place::none) {
+            push_back(t);
+          }
+        }
+      }
+      release(t);
+      break;
+    case message_kind::release:
+      release(t);
+      break;
+    case message_kind::steal:
+      share_work(m.arg);
+      break;
+    case message_kind::failure:
+      if (runtime_ != nullptr) {
+        runtime_->record_failure(std::move(m.error));
+      }
+      break;
+    case message_kind::shutdown: {
+      const std::size_t killed = live_tasklets();
+      destroy_all();
+      if (runtime_ != nullptr) {
+        runtime_->acknowledged.fetch_add(static_cast<unsigned>(killed) + 1,
+                                         std::memory_order_acq_rel);
+        runtime_->acknowledged.notify_all();
+      }
+      break;
+    }
+  }
+}
+
+void scheduler::give_away(tasklet_node* t, scheduler* target, bool bound) {
+  const bool runnable = t->where == place::runqueue;
+  if (runnable) {
+    unlink(t);
+    after_leave();
+  }
+  unregister(registry_, t);
+  t->bound = bound;
+  retain(t);  // for the message
+  t->set_owner(target);
+  target->post({message_kind::arrive, t, nullptr, runnable ? 1u : 0u});
+}
+
+void scheduler::share_work(unsigned thief) {
+  if (runtime_ == nullptr || thief >= runtime_->size()) {
+    return;
+  }
+  // Oldest first: the ones nearest the head have waited longest. Leave half, and never
+  // move main, the running tasklet, a watchdog or a bound tasklet.
+  std::size_t movable = 0;
+  for (tasklet_node* t = head_ != nullptr ? head_->next : nullptr; t != nullptr && t != head_;
+       t = t->next) {
+    movable += (!t->is_main && !t->bound && t != running_) ? 1 : 0;
+  }
+  std::size_t give = movable / 2;
+  scheduler& target = runtime_->at(thief);
+  tasklet_node* t = head_ != nullptr ? head_->next : nullptr;
+  while (give > 0 && t != nullptr && t != head_) {
+    tasklet_node* following = t->next;
+    if (!t->is_main && !t->bound && t != running_ &&
+        std::find(watchdogs_.begin(), watchdogs_.end(), t) == watchdogs_.end()) {
+      give_away(t, &target, false);
+      --give;
+    }
+    t = following;
+  }
+}
+
+bool scheduler::is_watchdog(const tasklet_node* t) const noexcept {
+  return std::find(watchdogs_.begin(), watchdogs_.end(), t) != watchdogs_.end();
+}
+
+std::size_t scheduler::live_tasklets() const noexcept {
+  std::size_t n = 0;
+  for (const tasklet_node* t = registry_; t != nullptr; t = t->registry_next) {
+    ++n;
+  }
+  return n;
 }
 
 // --- reports -----------------------------------------------------------------------------

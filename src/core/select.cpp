@@ -1,5 +1,8 @@
 // The select engine (GO-1..GO-9), in the three passes of Go's selectgo: poll, register,
 // and the cleanup that the waking partner performs through end_wait().
+#include <algorithm>
+#include <memory>
+
 #include <stackless/errors.hpp>
 #include <stackless/select.hpp>
 
@@ -8,74 +11,159 @@
 
 namespace stackless::detail {
 
-select_start select_begin(const waiter_list& cases, bool has_default, bool in_order) {
+namespace {
+
+// The distinct channels of a select, sorted by address: the order in which their locks are
+// taken, so that two selects over the same channels cannot deadlock (Go's lockorder).
+class channel_locks {
+ public:
+  explicit channel_locks(const waiter_list& cases) {
+    const std::size_t n = cases.size;
+    channel_core** out = n <= inline_count ? inline_ : (heap_ = std::make_unique<channel_core*[]>(n)).get();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (channel_core* c = cases[i]->channel) {
+        out[count_++] = c;
+      }
+    }
+    std::sort(out, out + count_);
+    count_ = static_cast<std::size_t>(std::unique(out, out + count_) - out);
+    channels_ = out;
+    for (std::size_t i = 0; i < count_; ++i) {
+      channels_[i]->lock();
+    }
+  }
+  ~channel_locks() {
+    for (std::size_t i = count_; i-- > 0;) {
+      channels_[i]->unlock();
+    }
+  }
+  channel_locks(const channel_locks&) = delete;
+  channel_locks& operator=(const channel_locks&) = delete;
+
+ private:
+  static constexpr std::size_t inline_count = 16;
+  channel_core* inline_[inline_count];
+  std::unique_ptr<channel_core*[]> heap_;
+  channel_core** channels_ = nullptr;
+  std::size_t count_ = 0;
+};
+
+template <bool Shared>
+select_start select_here(const waiter_list& cases, bool has_default, bool in_order,
+                         scheduler& s, tasklet_node* me) {
   const std::size_t n = cases.size;
-  scheduler& s = scheduler::current();
-  tasklet_node* me = s.running();
-
-  // Pass 1: among the ready cases pick one, uniformly at random by reservoir sampling (GO-3)
-  // or the first one (in order). A case on an empty handle is never ready (GO-2). The
-  // registrations are chained on the way, for pass 2.
-  std::size_t chosen = select_blocked;
-  std::uint32_t ready = 0;
-  waiter* first = nullptr;
-  waiter* last = nullptr;
-  for (std::size_t i = 0; i < n; ++i) {
-    waiter* w = cases[i];
-    if (w->channel == nullptr) {
-      continue;
-    }
-    w->tasklet = me;
-    w->status = wait_status::pending;
-    w->next_case = nullptr;
-    w->case_index = static_cast<std::uint16_t>(i);
-    (last != nullptr ? last->next_case : first) = w;
-    last = w;
-    if (w->dir == direction::send && w->data == nullptr) [[unlikely]] {
-      throw runtime_error("select: a send case has no value (it was already sent)");
-    }
-    if (w->channel->ready_for(w->dir)) {
-      if (in_order) {
-        chosen = i;
-        break;
+  for (;;) {
+    // Pass 1: among the ready cases pick one, uniformly at random by reservoir sampling
+    // (GO-3) or the first one (in order). A case on an empty handle is never ready (GO-2).
+    // The registrations are chained on the way, for pass 2.
+    std::size_t chosen = select_blocked;
+    std::uint32_t ready = 0;
+    waiter* first = nullptr;
+    waiter* last = nullptr;
+    for (std::size_t i = 0; i < n; ++i) {
+      waiter* w = cases[i];
+      if (w->channel == nullptr) {
+        continue;
       }
-      ++ready;
-      if (s.random().below(ready) == 0) {
-        chosen = i;
+      w->tasklet = me;
+      w->status = wait_status::pending;
+      w->next_case = nullptr;
+      w->case_index = static_cast<std::uint16_t>(i);
+      (last != nullptr ? last->next_case : first) = w;
+      last = w;
+      if (w->dir == direction::send && w->data == nullptr) [[unlikely]] {
+        throw runtime_error("select: a send case has no value (it was already sent)");
+      }
+      if constexpr (Shared) {
+        w->channel->drop_stale(w->dir == direction::send ? direction::receive : direction::send);
+      }
+      if (w->channel->ready_for(w->dir)) {
+        if (in_order) {
+          chosen = i;
+          break;
+        }
+        ++ready;
+        if (s.random().below(ready) == 0) {
+          chosen = i;
+        }
       }
     }
-  }
-  if (chosen != select_blocked) {
-    waiter* w = cases[chosen];
-    w->next_case = nullptr;
-    return {chosen, w->channel->operate(*w, false)};
-  }
-  if (has_default) {
-    return {n, op_result::done};  // GO-4
-  }
+    if (chosen != select_blocked) {
+      waiter* w = cases[chosen];
+      w->next_case = nullptr;
+      if constexpr (Shared) {
+        const op_result r = w->channel->operate_locked(*w, false);
+        if (r == op_result::would_block) {
+          continue;  // its partner was claimed by another channel meanwhile: poll again
+        }
+        return {chosen, r};
+      } else {
+        return {chosen, w->channel->operate(*w, false)};
+      }
+    }
+    if (has_default) {
+      return {n, op_result::done};  // GO-4
+    }
 
-  // Pass 2: register on every case's channel and sleep (GO-5). Pass 3, dropping the other
-  // registrations, is done by whoever completes one (end_wait).
-  if (me->block_trap) {
-    me->bomb = std::make_exception_ptr(runtime_error("this tasklet does not like to be blocked."));
-    return {select_blocked, op_result::failed};
+    // Pass 2: register on every case's channel and sleep (GO-5). Pass 3, dropping the other
+    // registrations, is done by whoever completes one (end_wait), or with several threads
+    // by the tasklet itself when it wakes (select_fired).
+    if (me->block_trap) {
+      me->bomb =
+          std::make_exception_ptr(runtime_error("this tasklet does not like to be blocked."));
+      return {select_blocked, op_result::failed};
+    }
+    if (!s.may_leave(me, true, first)) {
+      return {select_blocked, op_result::failed};
+    }
+    me->wait_claim.store(0, std::memory_order_relaxed);  // published by the channel locks
+    for (waiter* w = first; w != nullptr; w = w->next_case) {
+      w->channel->enqueue(*w);
+    }
+    s.unlink(me);
+    me->waiting = first;
+    me->where = place::channel;
+    s.after_leave();
+    return {select_blocked, op_result::blocked};
   }
-  if (!s.may_leave(me, true, first)) {
-    return {select_blocked, op_result::failed};
-  }
-  for (waiter* w = first; w != nullptr; w = w->next_case) {
-    w->channel->enqueue(*w);
-  }
-  s.unlink(me);
-  me->waiting = first;
-  me->where = place::channel;
-  s.after_leave();
-  return {select_blocked, op_result::blocked};
 }
 
-std::size_t select_fired(const tasklet_node* t) noexcept {
-  // end_wait() left the completed registration in `waiting` (see channel_core.hpp).
-  return t->waiting != nullptr ? t->waiting->case_index : 0;
+}  // namespace
+
+select_start select_begin(const waiter_list& cases, bool has_default, bool in_order) {
+  scheduler& s = scheduler::current();
+  tasklet_node* me = s.running();
+  if (threads_active()) {
+    channel_locks locks(cases);
+    return select_here<true>(cases, has_default, in_order, s, me);
+  }
+  return select_here<false>(cases, has_default, in_order, s, me);
+}
+
+std::size_t select_fired(tasklet_node* t) noexcept {
+  // end_wait() left the completed registration first in `waiting` (see channel_core.hpp);
+  // with several threads the chain is whole and may still hold queued registrations.
+  std::size_t fired = 0;
+  for (waiter* w = t->waiting; w != nullptr; w = w->next_case) {
+    if (w->status == wait_status::pending) {
+      channel_core* c = w->channel;
+      const bool shared = threads_active();
+      if (shared) {
+        c->lock();
+      }
+      if (w->status == wait_status::pending) {
+        c->unregister(*w);
+        w->status = wait_status::dropped;
+      }
+      if (shared) {
+        c->unlock();
+      }
+    } else if (w->status != wait_status::dropped) {
+      fired = w->case_index;
+    }
+  }
+  t->waiting = nullptr;
+  return fired;
 }
 
 }  // namespace stackless::detail

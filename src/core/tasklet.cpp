@@ -60,17 +60,29 @@ void release(tasklet_node* node) noexcept {
     }
     return;
   }
-  if (before == 2 && node->has_frame && node->alive && node->where == place::none &&
-      node->owner == scheduler::existing()) {
-    // Only the frame's own reference is left: no handle can ever insert it again.
-    node->owner->orphaned(node);
+  if (before == 2) {
+    scheduler* home = node->owner();
+    if (home == nullptr) {
+      return;  // finished or destroyed
+    }
+    if (home != scheduler::existing()) {
+      if (home->runtime() != nullptr) {
+        retain(node);  // the TSK-15 check below must run on the tasklet's own thread
+        home->post({message_kind::release, node});
+      }
+      return;
+    }
+    if (node->has_frame && node->alive && node->where == place::none) {
+      // Only the frame's own reference is left: no handle can ever insert it again.
+      home->orphaned(node);
+    }
   }
 }
 
 void tasklet_promise::final_awaiter::await_suspend(
     std::coroutine_handle<tasklet_promise> h) const noexcept {
   tasklet_node* node = h.promise().node();
-  node->owner->finish(node);
+  node->owner()->finish(node);
   h.destroy();  // destructors of the parameters run now; the node lives while handles do
 }
 
@@ -130,7 +142,7 @@ bool tasklet::paused() const { return checked()->alive && node_->where == place:
 bool tasklet::is_main() const { return checked()->is_main; }
 bool tasklet::is_current() const {
   tasklet_node* n = checked();
-  return n->owner != nullptr && n->owner->running() == n;
+  return n->owner() != nullptr && n->owner()->running() == n;
 }
 bool tasklet::atomic() const { return checked()->atomic; }
 
@@ -138,8 +150,8 @@ bool tasklet::set_atomic(bool flag) const {
   tasklet_node* n = checked();
   const bool previous = n->atomic;
   n->atomic = flag;
-  if (!flag && n->pending_interrupt && n->owner != nullptr && n->owner->running() == n) {
-    n->owner->interrupt_pending_on_atomic_exit();  // WD-4: the deferred interrupt fires now
+  if (!flag && n->pending_interrupt && n->owner() != nullptr && n->owner()->running() == n) {
+    n->owner()->interrupt_pending_on_atomic_exit();  // WD-4: the deferred interrupt fires now
   }
   return previous;
 }
@@ -165,6 +177,11 @@ tasklet tasklet::prev() const {
 
 const tasklet& tasklet::insert() const {
   tasklet_node* n = checked();
+  if (scheduler* home = n->owner(); home != nullptr && home != scheduler::existing()) {
+    detail::retain(n);  // THR-2: queued on its own thread, in order
+    home->post({detail::message_kind::insert, n});
+    return *this;
+  }
   if (!n->alive) {
     throw runtime_error("You cannot run an unbound(dead) tasklet");
   }
@@ -172,7 +189,7 @@ const tasklet& tasklet::insert() const {
     throw runtime_error("You cannot run a blocked tasklet");
   }
   if (n->where == place::none) {
-    n->owner->push_back(n);
+    n->owner()->push_back(n);
   }
   return *this;
 }
@@ -182,25 +199,26 @@ const tasklet& tasklet::remove() const {
   if (n->where == place::channel) {
     throw runtime_error("You cannot remove a blocked tasklet.");
   }
-  if (n->owner != nullptr && n == n->owner->running()) {
+  if (n->owner() != nullptr && n == n->owner()->running()) {
     throw runtime_error("The current tasklet cannot be removed.");
   }
   if (n->where == place::runqueue) {
-    n->owner->unlink(n);
+    n->owner()->unlink(n);
   }
   return *this;
 }
 
 detail::switch_awaiter tasklet::run() const {
   tasklet_node* n = checked();
+  if (scheduler* home = n->owner(); home != nullptr && home != &scheduler::current()) {
+    insert();  // THR-2: across threads, run() only makes it runnable there
+    return {nullptr, detail::switch_awaiter::mode::after_throw};
+  }
   if (!n->alive) {
     throw runtime_error("You cannot run a dead tasklet");
   }
   if (n->where == place::channel) {
     throw runtime_error("You cannot run a blocked tasklet");
-  }
-  if (n->owner != &scheduler::current()) {
-    throw runtime_error("can't run a tasklet of a different thread");
   }
   return {n, detail::switch_awaiter::mode::run};
 }
@@ -213,7 +231,7 @@ detail::switch_awaiter tasklet::switch_to() const {
   if (n->where == place::channel) {
     throw runtime_error("You cannot switch to a blocked tasklet");
   }
-  if (n->owner != &scheduler::current()) {
+  if (n->owner() != &scheduler::current()) {
     throw runtime_error("can't switch to a different thread.");
   }
   return {n, detail::switch_awaiter::mode::switch_to};
@@ -233,21 +251,26 @@ detail::switch_awaiter tasklet::throw_exception(std::exception_ptr e, bool pendi
 detail::switch_awaiter tasklet::deliver(std::exception_ptr e, bool pending, bool is_exit) const {
   tasklet_node* n = checked();
   detail::switch_awaiter done(nullptr, detail::switch_awaiter::mode::after_throw);
+  scheduler& s = scheduler::current();
+  if (scheduler* home = n->owner(); home != nullptr && home != &s) {
+    // Another thread's tasklet: raised there, when its thread gets to it (THR-2); a
+    // tasklet that has finished by then ignores it.
+    detail::retain(n);
+    home->post({detail::message_kind::deliver, n, std::move(e)});
+    return done;
+  }
   if (!n->alive) {
     if (is_exit) {
       return done;  // EXC-6: killing a finished tasklet does nothing
     }
     throw runtime_error("You cannot throw to a dead tasklet");
   }
-  scheduler& s = scheduler::current();
-  if (n->owner != &s) {
-    throw runtime_error("can't throw to a tasklet of a different thread");
-  }
   if (n == s.running()) {
     std::rethrow_exception(e);  // EXC-3: raised right here in the caller
   }
-  if (n->where == place::channel) {
-    detail::cancel_wait(n);
+  if (n->where == place::channel && !detail::cancel_wait(n)) {
+    s.defer_delivery(n, std::move(e));  // claimed by another thread: raised on arrival
+    return done;
   }
   n->bomb = std::move(e);
   if (pending) {

@@ -9,6 +9,7 @@
 #include <stackless/select.hpp>
 
 #include "recorder.hpp"
+#include "scheduler_fixture.hpp"
 
 namespace {
 
@@ -16,7 +17,9 @@ using stackless::channel;
 using stackless::tasklet;
 using stackless::testing::recorder;
 
-TEST(Buffered, GO9_SendBlocksOnlyWhenFull) {
+STACKLESS_SCHEDULER_SUITE(Buffered);
+
+TEST_P(Buffered, GO9_SendBlocksOnlyWhenFull) {
   channel<int> ch(3);
   EXPECT_EQ(ch.capacity(), 3u);
   ch.send(1).wait();
@@ -39,7 +42,7 @@ tasklet produce(channel<int> ch, int from, int count, recorder* r) {
   }
 }
 
-TEST(Buffered, GO9_QueuedSendersAreServedInOrderAsRoomFrees) {
+TEST_P(Buffered, GO9_QueuedSendersAreServedInOrderAsRoomFrees) {
   recorder r;
   channel<int> ch(2);
   produce(ch, 0, 5, &r);
@@ -61,7 +64,7 @@ tasklet consume(channel<int> ch, std::vector<int>* out) {
   }
 }
 
-TEST(Buffered, AWaitingReceiverGetsTheValueDirectly) {
+TEST_P(Buffered, AWaitingReceiverGetsTheValueDirectly) {
   channel<int> ch(4);
   std::vector<int> got;
   tasklet c = consume(ch, &got);
@@ -74,7 +77,7 @@ TEST(Buffered, AWaitingReceiverGetsTheValueDirectly) {
   EXPECT_EQ(got, std::vector<int>{9});
 }
 
-TEST(Buffered, A5_CloseDrainsTheBufferThenReportsClosed) {
+TEST_P(Buffered, A5_CloseDrainsTheBufferThenReportsClosed) {
   channel<int> ch(3);
   ch.send(1).wait();
   ch.send(2).wait();
@@ -90,7 +93,7 @@ TEST(Buffered, A5_CloseDrainsTheBufferThenReportsClosed) {
   EXPECT_THROW(ch.receive().wait(), stackless::channel_closed);
 }
 
-TEST(Buffered, SelectSeesRoomAndValues) {
+TEST_P(Buffered, SelectSeesRoomAndValues) {
   channel<int> full(1), roomy(1), empty(1);
   full.send(5).wait();
   auto r = stackless::select(empty.receive_case(), roomy.send_case(7), full.send_case(8)).wait();
@@ -102,13 +105,13 @@ TEST(Buffered, SelectSeesRoomAndValues) {
   EXPECT_EQ(roomy.receive().wait(), 7);
 }
 
-TEST(Buffered, SendExceptionNeedsAWaitingReceiver) {
+TEST_P(Buffered, SendExceptionNeedsAWaitingReceiver) {
   channel<int> ch(2);
   EXPECT_THROW(ch.send_exception(std::logic_error("x")).wait(), stackless::runtime_error);
   EXPECT_EQ(ch.size(), 0u);
 }
 
-TEST(Buffered, ValuesAreNotCopied) {
+TEST_P(Buffered, ValuesAreNotCopied) {
   channel<std::unique_ptr<int>> ch(2);
   ch.send(std::make_unique<int>(3)).wait();
   std::unique_ptr<int> p = ch.receive().wait();

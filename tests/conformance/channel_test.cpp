@@ -10,6 +10,7 @@
 #include <stackless/scheduler.hpp>
 
 #include "recorder.hpp"
+#include "scheduler_fixture.hpp"
 
 namespace {
 
@@ -29,7 +30,9 @@ tasklet sender(recorder* r, channel<int> ch, int value, std::string name) {
   (*r)(name + " after");
 }
 
-TEST(Channel, CH1_Defaults) {
+STACKLESS_SCHEDULER_SUITE(Channel);
+
+TEST_P(Channel, CH1_Defaults) {
   channel<int> ch;
   EXPECT_EQ(ch.balance(), 0);
   EXPECT_EQ(ch.preference(), -1);
@@ -39,7 +42,7 @@ TEST(Channel, CH1_Defaults) {
   EXPECT_EQ(ch.capacity(), 0u);
 }
 
-TEST(Channel, CH1_HandlesShareOneChannel) {
+TEST_P(Channel, CH1_HandlesShareOneChannel) {
   channel<int> a;
   channel<int> b = a;
   EXPECT_EQ(a, b);
@@ -55,7 +58,7 @@ TEST(Channel, CH1_HandlesShareOneChannel) {
   EXPECT_EQ(r.events, std::vector<std::string>{"r got 4"});
 }
 
-TEST(Channel, CH2_BlockedSendersAreServedInOrder) {
+TEST_P(Channel, CH2_BlockedSendersAreServedInOrder) {
   recorder r;
   channel<int> ch;
   for (int i = 1; i <= 3; ++i) {
@@ -70,7 +73,7 @@ TEST(Channel, CH2_BlockedSendersAreServedInOrder) {
   EXPECT_EQ(ch.balance(), 0);
 }
 
-TEST(Channel, CH3_BlockingReceiveAndSendMoveTheBalance) {
+TEST_P(Channel, CH3_BlockingReceiveAndSendMoveTheBalance) {
   recorder r;
   channel<int> ch;
   tasklet a = receiver(&r, ch, "a");
@@ -99,22 +102,22 @@ std::vector<std::string> send_to_waiting_receiver(int preference, bool schedule_
   return r.events;
 }
 
-TEST(Channel, CH5_SendWithReceiverPreferredRunsTheReceiverNow) {
+TEST_P(Channel, CH5_SendWithReceiverPreferredRunsTheReceiverNow) {
   EXPECT_EQ(send_to_waiting_receiver(-1, false),
             (std::vector<std::string>{"S before", "R got 1", "X", "S after"}));
 }
 
-TEST(Channel, CH5_SendWithSenderPreferredContinues) {
+TEST_P(Channel, CH5_SendWithSenderPreferredContinues) {
   EXPECT_EQ(send_to_waiting_receiver(1, false),
             (std::vector<std::string>{"S before", "S after", "X", "R got 1"}));
 }
 
-TEST(Channel, CH5_SendWithNoPreferenceContinues) {
+TEST_P(Channel, CH5_SendWithNoPreferenceContinues) {
   EXPECT_EQ(send_to_waiting_receiver(0, false),
             (std::vector<std::string>{"S before", "S after", "X", "R got 1"}));
 }
 
-TEST(Channel, CH5_ScheduleAllQueuesThePartnerAndYields) {
+TEST_P(Channel, CH5_ScheduleAllQueuesThePartnerAndYields) {
   EXPECT_EQ(send_to_waiting_receiver(-1, true),
             (std::vector<std::string>{"S before", "X", "R got 1", "S after"}));
 }
@@ -131,17 +134,17 @@ std::vector<std::string> receive_from_waiting_sender(int preference) {
   return r.events;
 }
 
-TEST(Channel, CH5_ReceiveWithReceiverPreferredContinues) {
+TEST_P(Channel, CH5_ReceiveWithReceiverPreferredContinues) {
   EXPECT_EQ(receive_from_waiting_sender(-1),
             (std::vector<std::string>{"S before", "R got 1", "X", "S after"}));
 }
 
-TEST(Channel, CH5_ReceiveWithSenderPreferredRunsTheSenderNow) {
+TEST_P(Channel, CH5_ReceiveWithSenderPreferredRunsTheSenderNow) {
   EXPECT_EQ(receive_from_waiting_sender(1),
             (std::vector<std::string>{"S before", "S after", "X", "R got 1"}));
 }
 
-TEST(Channel, CH5_PreferenceIsClampedToItsSign) {
+TEST_P(Channel, CH5_PreferenceIsClampedToItsSign) {
   channel<int> ch;
   ch.set_preference(2);
   EXPECT_EQ(ch.preference(), 1);
@@ -160,7 +163,7 @@ tasklet receive_catching(recorder* r, channel<int> ch) {
   }
 }
 
-TEST(Channel, CH7_SendExceptionRaisesInTheReceiver) {
+TEST_P(Channel, CH7_SendExceptionRaisesInTheReceiver) {
   recorder r;
   channel<int> ch;
   receive_catching(&r, ch);
@@ -171,7 +174,7 @@ TEST(Channel, CH7_SendExceptionRaisesInTheReceiver) {
   EXPECT_EQ(ch.balance(), 0);
 }
 
-TEST(Channel, CH7_BlockedExceptionSenderKeepsItsException) {
+TEST_P(Channel, CH7_BlockedExceptionSenderKeepsItsException) {
   channel<int> ch;
   auto body = [](channel<int> c) -> tasklet {
     co_await c.send_exception(std::out_of_range("queued"));
@@ -189,7 +192,7 @@ tasklet collect(channel<int> ch, std::vector<int>* out) {
   }
 }
 
-TEST(Channel, CH8_SendSequenceSendsEveryItemAndCounts) {
+TEST_P(Channel, CH8_SendSequenceSendsEveryItemAndCounts) {
   channel<int> ch;
   std::vector<int> got;
   collect(ch, &got);
@@ -200,7 +203,7 @@ TEST(Channel, CH8_SendSequenceSendsEveryItemAndCounts) {
   EXPECT_EQ(got, (std::vector<int>{1, 2, 3, 4}));
 }
 
-TEST(Channel, CH8_SendSequenceOutlivesTheHandleItCameFrom) {
+TEST_P(Channel, CH8_SendSequenceOutlivesTheHandleItCameFrom) {
   channel<int> ch;
   std::vector<int> got;
   collect(ch, &got);
@@ -211,7 +214,7 @@ TEST(Channel, CH8_SendSequenceOutlivesTheHandleItCameFrom) {
   EXPECT_EQ(got, (std::vector<int>{5, 6}));
 }
 
-TEST(Channel, CH9_IterationEndsWhenTheChannelIsClosed) {
+TEST_P(Channel, CH9_IterationEndsWhenTheChannelIsClosed) {
   channel<int> ch;
   std::vector<int> got;
   tasklet c = collect(ch, &got);
@@ -225,7 +228,7 @@ TEST(Channel, CH9_IterationEndsWhenTheChannelIsClosed) {
   EXPECT_EQ(got, (std::vector<int>{1, 2}));
 }
 
-TEST(Channel, A5_CloseWakesBlockedReceiversWithChannelClosed) {
+TEST_P(Channel, A5_CloseWakesBlockedReceiversWithChannelClosed) {
   recorder r;
   channel<int> ch;
   auto body = [](recorder* rec, channel<int> c) -> tasklet {
@@ -247,7 +250,7 @@ TEST(Channel, A5_CloseWakesBlockedReceiversWithChannelClosed) {
   EXPECT_EQ(r.events, (std::vector<std::string>{"closed", "closed"}));
 }
 
-TEST(Channel, A5_QueuedSendersDrainAfterClose) {
+TEST_P(Channel, A5_QueuedSendersDrainAfterClose) {
   recorder r;
   channel<int> ch;
   sender(&r, ch, 1, "a");
@@ -264,7 +267,7 @@ TEST(Channel, A5_QueuedSendersDrainAfterClose) {
   stackless::run();
 }
 
-TEST(Channel, A5_SendOnClosingChannelThatWouldBlockThrows) {
+TEST_P(Channel, A5_SendOnClosingChannelThatWouldBlockThrows) {
   channel<int> ch;
   ch.close();
   ch.close();  // double close: no-op
@@ -275,7 +278,7 @@ TEST(Channel, A5_SendOnClosingChannelThatWouldBlockThrows) {
   EXPECT_THROW(ch.send(1).wait(), stackless::deadlock_error);  // open again: would block
 }
 
-TEST(Channel, A5_RendezvousWithAWaitingPartnerStillWorksWhileClosing) {
+TEST_P(Channel, A5_RendezvousWithAWaitingPartnerStillWorksWhileClosing) {
   recorder r;
   channel<int> ch;
   sender(&r, ch, 9, "s");
@@ -285,7 +288,7 @@ TEST(Channel, A5_RendezvousWithAWaitingPartnerStillWorksWhileClosing) {
   stackless::run();
 }
 
-TEST(Channel, CH11_BlockTrapRefusesToBlock) {
+TEST_P(Channel, CH11_BlockTrapRefusesToBlock) {
   channel<int> ch;
   tasklet main = stackless::getmain();
   main.set_block_trap(true);
@@ -311,7 +314,7 @@ struct callback_call {
   bool will_block;
 };
 
-TEST(Channel, CH12_ChannelCallbackSeesEveryOperation) {
+TEST_P(Channel, CH12_ChannelCallbackSeesEveryOperation) {
   std::vector<callback_call> calls;
   stackless::set_channel_callback(
       [&](const stackless::any_channel& c, const tasklet& t, bool sending, bool will_block) {
@@ -334,7 +337,7 @@ TEST(Channel, CH12_ChannelCallbackSeesEveryOperation) {
   EXPECT_FALSE(calls[1].will_block);
 }
 
-TEST(Channel, CH12_ChannelOperationInsideTheCallbackIsRefused) {
+TEST_P(Channel, CH12_ChannelOperationInsideTheCallbackIsRefused) {
   recorder r;
   channel<int> ch;
   sender(&r, ch, 1, "s");
@@ -367,7 +370,7 @@ tasklet receive_through_pointer(channel<int>* ch, bool* destroyed) {
   ADD_FAILURE() << "must not receive";
 }
 
-TEST(Channel, CH13_DestroyingAChannelKillsItsWaiters) {
+TEST_P(Channel, CH13_DestroyingAChannelKillsItsWaiters) {
   bool destroyed = false;
   auto ch = std::make_unique<channel<int>>();
   tasklet t = receive_through_pointer(ch.get(), &destroyed);
@@ -398,7 +401,7 @@ tasklet send_counted(channel<counted> ch) {
 
 tasklet send_counted_lvalue(channel<counted> ch, const counted* c) { co_await ch.send(*c); }
 
-TEST(Channel, ValuesMoveStraightIntoTheReceiver) {
+TEST_P(Channel, ValuesMoveStraightIntoTheReceiver) {
   channel<counted> ch;
   send_counted(ch);
   stackless::run();  // the sender blocks holding its value
@@ -411,7 +414,7 @@ TEST(Channel, ValuesMoveStraightIntoTheReceiver) {
   stackless::run();
 }
 
-TEST(Channel, SentLvaluesAreCopiedOnce) {
+TEST_P(Channel, SentLvaluesAreCopiedOnce) {
   channel<counted> ch;
   counted original(7);
   send_counted_lvalue(ch, &original);
@@ -425,7 +428,7 @@ TEST(Channel, SentLvaluesAreCopiedOnce) {
   stackless::run();
 }
 
-TEST(Channel, MoveOnlyValues) {
+TEST_P(Channel, MoveOnlyValues) {
   channel<std::unique_ptr<int>> ch;
   auto body = [](channel<std::unique_ptr<int>> c) -> tasklet {
     co_await c.send(std::make_unique<int>(5));
@@ -437,7 +440,7 @@ TEST(Channel, MoveOnlyValues) {
   stackless::run();
 }
 
-TEST(Channel, EmptyChannelHandleThrows) {
+TEST_P(Channel, EmptyChannelHandleThrows) {
   stackless::any_channel empty;
   EXPECT_THROW((void)empty.balance(), stackless::runtime_error);
 }

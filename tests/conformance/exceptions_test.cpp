@@ -11,6 +11,7 @@
 #include <stackless/tasklet.hpp>
 
 #include "recorder.hpp"
+#include "scheduler_fixture.hpp"
 
 namespace {
 
@@ -32,7 +33,11 @@ tasklet catch_everything_std(recorder* r, channel<int> ch) {
   (*r)("after");
 }
 
-TEST(Exceptions, EXC1_TaskletExitIsNotAStdException) {
+STACKLESS_SCHEDULER_SUITE(Exceptions);
+STACKLESS_SCHEDULER_SUITE(Deadlock);
+STACKLESS_SCHEDULER_SUITE(Misuse);
+
+TEST_P(Exceptions, EXC1_TaskletExitIsNotAStdException) {
   static_assert(!std::is_base_of_v<std::exception, stackless::tasklet_exit>);
   recorder r;
   channel<int> ch;
@@ -50,7 +55,7 @@ tasklet fail_after_yield() {
   throw std::logic_error("worker failed");
 }
 
-TEST(Exceptions, EXC2_UncaughtExceptionComesOutOfMainsBlockingCall) {
+TEST_P(Exceptions, EXC2_UncaughtExceptionComesOutOfMainsBlockingCall) {
   channel<int> ch;
   fail_after_yield();
   try {
@@ -70,7 +75,7 @@ tasklet catch_and_record(recorder* r, channel<int> ch) {
   }
 }
 
-TEST(Exceptions, EXC3_ThrowExceptionSwitchesToTheTargetAtOnce) {
+TEST_P(Exceptions, EXC3_ThrowExceptionSwitchesToTheTargetAtOnce) {
   recorder r;
   channel<int> ch;
   tasklet t = catch_and_record(&r, ch);
@@ -82,7 +87,7 @@ TEST(Exceptions, EXC3_ThrowExceptionSwitchesToTheTargetAtOnce) {
   EXPECT_EQ(ch.balance(), 0);
 }
 
-TEST(Exceptions, EXC3_PendingThrowFiresWhenTheTargetRuns) {
+TEST_P(Exceptions, EXC3_PendingThrowFiresWhenTheTargetRuns) {
   recorder r;
   channel<int> ch;
   tasklet t = catch_and_record(&r, ch);
@@ -96,7 +101,7 @@ TEST(Exceptions, EXC3_PendingThrowFiresWhenTheTargetRuns) {
   EXPECT_EQ(r.events, std::vector<std::string>{"caught later"});
 }
 
-TEST(Exceptions, EXC3_ThrowToDeadOrSelf) {
+TEST_P(Exceptions, EXC3_ThrowToDeadOrSelf) {
   recorder r;
   tasklet t = record(&r, "x");
   stackless::run();
@@ -111,7 +116,7 @@ tasklet throw_from_tasklet(recorder* r, tasklet victim) {
   (*r)("thrower again");
 }
 
-TEST(Exceptions, EXC3_ThrowFromATaskletRunsTheVictimWhenAwaited) {
+TEST_P(Exceptions, EXC3_ThrowFromATaskletRunsTheVictimWhenAwaited) {
   recorder r;
   channel<int> ch;
   tasklet victim = catch_and_record(&r, ch);
@@ -122,7 +127,7 @@ TEST(Exceptions, EXC3_ThrowFromATaskletRunsTheVictimWhenAwaited) {
             (std::vector<std::string>{"thrower", "caught from tasklet", "thrower again"}));
 }
 
-TEST(Exceptions, EXC4_KillBeforeStartSkipsTheBody) {
+TEST_P(Exceptions, EXC4_KillBeforeStartSkipsTheBody) {
   recorder r;
   tasklet t = record(&r, "body ran");
   t.kill();
@@ -137,7 +142,7 @@ TEST(Exceptions, EXC4_KillBeforeStartSkipsTheBody) {
   }
 }
 
-TEST(Exceptions, EXC4_OtherExceptionBeforeStartComesOutOfTheThrow) {
+TEST_P(Exceptions, EXC4_OtherExceptionBeforeStartComesOutOfTheThrow) {
   recorder r;
   tasklet t = record(&r, "body ran");
   EXPECT_THROW(t.raise_exception(std::domain_error("early")), std::domain_error);
@@ -145,7 +150,7 @@ TEST(Exceptions, EXC4_OtherExceptionBeforeStartComesOutOfTheThrow) {
   EXPECT_TRUE(r.events.empty());
 }
 
-TEST(Exceptions, EXC6_KillBlockedPendingDeadAndCurrent) {
+TEST_P(Exceptions, EXC6_KillBlockedPendingDeadAndCurrent) {
   channel<int> ch;
   int got = 0;
   tasklet blocked = receive_into(ch, &got);
@@ -177,7 +182,7 @@ tasklet refuse_to_die(recorder* r, channel<int> ch) {
   co_await ch.send(7);
 }
 
-TEST(Exceptions, EXC6_ATaskletMayCatchTaskletExitAndGoOn) {
+TEST_P(Exceptions, EXC6_ATaskletMayCatchTaskletExitAndGoOn) {
   recorder r;
   channel<int> ch;
   tasklet t = refuse_to_die(&r, ch);
@@ -198,7 +203,7 @@ tasklet throw_during_cleanup(channel<int> ch) {
   }
 }
 
-TEST(Exceptions, ExceptionThrownWhileDyingReachesTheKiller) {
+TEST_P(Exceptions, ExceptionThrownWhileDyingReachesTheKiller) {
   channel<int> ch;
   tasklet t = throw_during_cleanup(ch);
   stackless::run();
@@ -217,7 +222,7 @@ tasklet killed_with_locals(bool* destroyed, channel<int> ch) {
   co_await ch.receive();
 }
 
-TEST(Exceptions, KillRunsDestructorsOfLocals) {
+TEST_P(Exceptions, KillRunsDestructorsOfLocals) {
   bool destroyed = false;
   channel<int> ch;
   tasklet t = killed_with_locals(&destroyed, ch);
@@ -229,7 +234,7 @@ TEST(Exceptions, KillRunsDestructorsOfLocals) {
 
 // --- deadlock --------------------------------------------------------------------------
 
-TEST(Deadlock, DL1_MainAloneCannotBlock) {
+TEST_P(Deadlock, DL1_MainAloneCannotBlock) {
   channel<int> ch;
   ch.set_name("lonely");
   try {
@@ -246,7 +251,7 @@ TEST(Deadlock, DL1_MainAloneCannotBlock) {
   EXPECT_EQ(ch.balance(), 0);
 }
 
-TEST(Deadlock, DL2_WorkerBlockingUnderRunReturnsToTheWatchdog) {
+TEST_P(Deadlock, DL2_WorkerBlockingUnderRunReturnsToTheWatchdog) {
   channel<int> ch;
   int got = 0;
   tasklet t = receive_into(ch, &got);
@@ -264,7 +269,7 @@ tasklet blocks_while_main_blocked(recorder* r, channel<int> main_waits_on, chann
   co_await main_waits_on.send(3);  // and rescues main
 }
 
-TEST(Deadlock, DL3_WorkerThatWouldBlockWhileMainIsBlockedGetsTheError) {
+TEST_P(Deadlock, DL3_WorkerThatWouldBlockWhileMainIsBlockedGetsTheError) {
   recorder r;
   channel<int> a;
   channel<int> b;
@@ -277,7 +282,7 @@ TEST(Deadlock, DL3_WorkerThatWouldBlockWhileMainIsBlockedGetsTheError) {
 
 tasklet blocks_uncaught(channel<int> other) { co_await other.receive(); }
 
-TEST(Deadlock, DL3_UncaughtDeadlockInWorkerReachesMain) {
+TEST_P(Deadlock, DL3_UncaughtDeadlockInWorkerReachesMain) {
   channel<int> a;
   channel<int> b;
   blocks_uncaught(b);
@@ -291,7 +296,7 @@ TEST(Deadlock, DL3_UncaughtDeadlockInWorkerReachesMain) {
   EXPECT_EQ(b.balance(), 0);
 }
 
-TEST(Deadlock, DL4_LastWorkerEndingWhileMainIsBlocked) {
+TEST_P(Deadlock, DL4_LastWorkerEndingWhileMainIsBlocked) {
   recorder r;
   channel<int> ch;
   record(&r, "worker");
@@ -312,7 +317,7 @@ TEST(Deadlock, DL4_LastWorkerEndingWhileMainIsBlocked) {
   }
 }
 
-TEST(Deadlock, ReportNamesEveryBlockedTaskletAndWhere) {
+TEST_P(Deadlock, ReportNamesEveryBlockedTaskletAndWhere) {
   channel<int> requests;
   requests.set_name("requests");
   channel<int> replies;
@@ -333,7 +338,7 @@ TEST(Deadlock, ReportNamesEveryBlockedTaskletAndWhere) {
   t.kill();
 }
 
-TEST(Misuse, WaitFromInsideATaskletIsRefused) {
+TEST_P(Misuse, WaitFromInsideATaskletIsRefused) {
   bool refused = false;
   auto body = [](bool* out, channel<int> ch) -> tasklet {
     try {

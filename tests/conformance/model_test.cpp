@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "channel_model.hpp"
+#include "scheduler_fixture.hpp"
 
 namespace {
 
@@ -24,7 +25,9 @@ std::string describe(const model_outcome& o) {
   return s + "\n";
 }
 
-TEST(Model, HandWrittenScriptsAgree) {
+STACKLESS_SCHEDULER_SUITE(Model);
+
+TEST_P(Model, HandWrittenScriptsAgree) {
   // A few scripts whose interleavings are easy to check by hand.
   const std::vector<std::vector<std::uint8_t>> scripts = {
       // one unbuffered channel; actor 0 sends, actor 1 receives
@@ -41,7 +44,7 @@ TEST(Model, HandWrittenScriptsAgree) {
   }
 }
 
-TEST(Model, RandomScriptsAgreeWithTheReferenceModel) {
+TEST_P(Model, RandomScriptsAgreeWithTheReferenceModel) {
   std::mt19937 generator(20261122);
   std::uniform_int_distribution<int> byte(0, 255);
   std::size_t operations = 0;

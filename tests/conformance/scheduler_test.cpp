@@ -9,6 +9,7 @@
 #include <stackless/scheduler.hpp>
 
 #include "recorder.hpp"
+#include "scheduler_fixture.hpp"
 
 namespace {
 
@@ -23,7 +24,9 @@ tasklet record_twice(recorder* r, std::string what) {
   (*r)(what + "2");
 }
 
-TEST(Scheduler, SCH1_FreshThreadHasMainAsCurrent) {
+STACKLESS_SCHEDULER_SUITE(Scheduler);
+
+TEST_P(Scheduler, SCH1_FreshThreadHasMainAsCurrent) {
   bool main_is_current = false;
   std::size_t runcount = 0;
   std::thread([&] {
@@ -34,7 +37,7 @@ TEST(Scheduler, SCH1_FreshThreadHasMainAsCurrent) {
   EXPECT_EQ(runcount, 1u);
 }
 
-TEST(Scheduler, SCH1_EachThreadHasItsOwnScheduler) {
+TEST_P(Scheduler, SCH1_EachThreadHasItsOwnScheduler) {
   recorder r;
   tasklet t = record(&r, "here");
   std::size_t other_runcount = 0;
@@ -45,7 +48,7 @@ TEST(Scheduler, SCH1_EachThreadHasItsOwnScheduler) {
   EXPECT_EQ(r.events, std::vector<std::string>{"here"});
 }
 
-TEST(Scheduler, SCH2_RunQueueIsCircularWithCurrentAtHead) {
+TEST_P(Scheduler, SCH2_RunQueueIsCircularWithCurrentAtHead) {
   recorder r;
   tasklet main = stackless::getmain();
   tasklet t = record(&r, "t");
@@ -60,7 +63,7 @@ TEST(Scheduler, SCH2_RunQueueIsCircularWithCurrentAtHead) {
   EXPECT_FALSE(t.prev());
 }
 
-TEST(Scheduler, SCH3_RuncountCountsTheQueueIncludingCurrent) {
+TEST_P(Scheduler, SCH3_RuncountCountsTheQueueIncludingCurrent) {
   recorder r;
   EXPECT_EQ(stackless::getruncount(), 1u);
   record(&r, "a");
@@ -71,7 +74,7 @@ TEST(Scheduler, SCH3_RuncountCountsTheQueueIncludingCurrent) {
   EXPECT_EQ(stackless::getruncount(), 1u);
 }
 
-TEST(Scheduler, SCH5_CreationDoesNotRun) {
+TEST_P(Scheduler, SCH5_CreationDoesNotRun) {
   recorder r;
   tasklet t = record(&r, "ran");
   EXPECT_TRUE(r.events.empty());
@@ -80,7 +83,7 @@ TEST(Scheduler, SCH5_CreationDoesNotRun) {
   EXPECT_EQ(r.events, std::vector<std::string>{"ran"});
 }
 
-TEST(Scheduler, SCH6_ScheduleRoundRobin) {
+TEST_P(Scheduler, SCH6_ScheduleRoundRobin) {
   recorder r;
   record_twice(&r, "a");
   record_twice(&r, "b");
@@ -88,7 +91,7 @@ TEST(Scheduler, SCH6_ScheduleRoundRobin) {
   EXPECT_EQ(r.events, (std::vector<std::string>{"a1", "b1", "a2", "b2"}));
 }
 
-TEST(Scheduler, SCH6_ScheduleFromMainRunsTheOthersOnce) {
+TEST_P(Scheduler, SCH6_ScheduleFromMainRunsTheOthersOnce) {
   recorder r;
   record_twice(&r, "a");
   stackless::schedule().wait();
@@ -105,7 +108,7 @@ tasklet remove_self(recorder* r) {
   (*r)("after");
 }
 
-TEST(Scheduler, SCH7_ScheduleRemovePausesUntilInserted) {
+TEST_P(Scheduler, SCH7_ScheduleRemovePausesUntilInserted) {
   recorder r;
   tasklet t = remove_self(&r);
   EXPECT_FALSE(stackless::run());
@@ -119,7 +122,7 @@ TEST(Scheduler, SCH7_ScheduleRemovePausesUntilInserted) {
   EXPECT_FALSE(t.alive());
 }
 
-TEST(Scheduler, SCH8_MainScheduleRemoveAloneReturns) {
+TEST_P(Scheduler, SCH8_MainScheduleRemoveAloneReturns) {
   stackless::schedule_remove().wait();
   EXPECT_EQ(stackless::getruncount(), 1u);
   EXPECT_TRUE(stackless::getmain().scheduled());
@@ -127,7 +130,7 @@ TEST(Scheduler, SCH8_MainScheduleRemoveAloneReturns) {
 
 tasklet receive_one(channel<int> ch, int* out) { *out = co_await ch.receive(); }
 
-TEST(Scheduler, SCH9_RunReturnsWhenNothingIsRunnable) {
+TEST_P(Scheduler, SCH9_RunReturnsWhenNothingIsRunnable) {
   EXPECT_FALSE(stackless::run());  // nothing to run: returns at once
   channel<int> ch;
   int got = 0;
@@ -148,7 +151,7 @@ tasklet nested_runner(recorder* r) {
   (*r)("W after");
 }
 
-TEST(Scheduler, SCH10_RunFromATaskletNests) {
+TEST_P(Scheduler, SCH10_RunFromATaskletNests) {
   recorder r;
   nested_runner(&r);
   record_twice(&r, "x");
@@ -163,7 +166,7 @@ tasklet nested_with_blocked(recorder* r, channel<int> ch) {
   co_await ch.send(1);
 }
 
-TEST(Scheduler, SCH10_InnermostRunReturnsFirst) {
+TEST_P(Scheduler, SCH10_InnermostRunReturnsFirst) {
   recorder r;
   channel<int> ch;
   nested_with_blocked(&r, ch);
@@ -179,7 +182,7 @@ tasklet fail_with(std::string message) {
   throw std::logic_error(message);
 }
 
-TEST(Scheduler, SCH13_ExceptionsLeaveThroughRun) {
+TEST_P(Scheduler, SCH13_ExceptionsLeaveThroughRun) {
   recorder r;
   fail_with("boom");
   tasklet other = record_twice(&r, "o");
@@ -194,7 +197,7 @@ TEST(Scheduler, SCH13_ExceptionsLeaveThroughRun) {
   EXPECT_EQ(r.events, (std::vector<std::string>{"o1", "o2"}));
 }
 
-TEST(Scheduler, SCH14_ScheduleCallbackSeesEverySwitch) {
+TEST_P(Scheduler, SCH14_ScheduleCallbackSeesEverySwitch) {
   recorder r;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> switches;
   const std::uint64_t main_id = stackless::getmain().id();
@@ -213,7 +216,7 @@ TEST(Scheduler, SCH14_ScheduleCallbackSeesEverySwitch) {
   EXPECT_EQ(switches[1], std::make_pair(std::uint64_t{0}, main_id));
 }
 
-TEST(Scheduler, SCH14_CallbackSeesTheCreationOfAThreadsMain) {
+TEST_P(Scheduler, SCH14_CallbackSeesTheCreationOfAThreadsMain) {
   std::vector<std::pair<std::uint64_t, std::uint64_t>> calls;
   stackless::set_schedule_callback([&](const tasklet& from, const tasklet& to) {
     calls.emplace_back(from ? from.id() : 0, to.id());
@@ -225,7 +228,7 @@ TEST(Scheduler, SCH14_CallbackSeesTheCreationOfAThreadsMain) {
   EXPECT_EQ(calls[0], std::make_pair(std::uint64_t{0}, thread_main));
 }
 
-TEST(Scheduler, SCH14_CallbackExceptionsAreIgnored) {
+TEST_P(Scheduler, SCH14_CallbackExceptionsAreIgnored) {
   recorder r;
   stackless::set_schedule_callback(
       [](const tasklet&, const tasklet&) { throw std::runtime_error("callback failure"); });
@@ -238,7 +241,7 @@ TEST(Scheduler, SCH14_CallbackExceptionsAreIgnored) {
   EXPECT_NE(err.find("callback failure"), std::string::npos);
 }
 
-TEST(Scheduler, SCH14_CallbackMustNotSwitch) {
+TEST_P(Scheduler, SCH14_CallbackMustNotSwitch) {
   recorder r;
   std::string error;
   stackless::set_schedule_callback([&](const tasklet&, const tasklet& to) {
@@ -258,7 +261,7 @@ TEST(Scheduler, SCH14_CallbackMustNotSwitch) {
   EXPECT_NE(error.find("must not switch"), std::string::npos);
 }
 
-TEST(Scheduler, RunFromATaskletWithoutAwaitIsRefused) {
+TEST_P(Scheduler, RunFromATaskletWithoutAwaitIsRefused) {
   bool refused = false;
   auto body = [](bool* out) -> tasklet {
     try {

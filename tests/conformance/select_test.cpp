@@ -11,6 +11,7 @@
 #include <stackless/select.hpp>
 
 #include "recorder.hpp"
+#include "scheduler_fixture.hpp"
 
 namespace {
 
@@ -61,7 +62,9 @@ std::array<long, 4> select_many(std::uint64_t seed, long rounds, std::vector<int
   return counts;
 }
 
-TEST(Select, GO3_ChoiceIsUniformAmongReadyCases) {
+STACKLESS_SCHEDULER_SUITE(Select);
+
+TEST_P(Select, GO3_ChoiceIsUniformAmongReadyCases) {
   const long rounds = 100'000;
   const std::array<long, 4> counts = select_many(1234, rounds, nullptr);
   // Expected 25,000 each with a standard deviation of about 137: +-2,000 is over 14 sigma.
@@ -71,7 +74,7 @@ TEST(Select, GO3_ChoiceIsUniformAmongReadyCases) {
   }
 }
 
-TEST(Select, A9_ChoicesReplayWithTheSameSeed) {
+TEST_P(Select, A9_ChoicesReplayWithTheSameSeed) {
   std::vector<int> first, second, other;
   select_many(99, 200, &first);
   select_many(99, 200, &second);
@@ -80,7 +83,7 @@ TEST(Select, A9_ChoicesReplayWithTheSameSeed) {
   EXPECT_NE(first, other);
 }
 
-TEST(Select, SelectInOrderTakesTheFirstReadyCase) {
+TEST_P(Select, SelectInOrderTakesTheFirstReadyCase) {
   std::array<channel<int>, 3> chans;
   for (int i = 0; i < 3; ++i) {
     keep_sending(chans[i], i);
@@ -98,7 +101,7 @@ TEST(Select, SelectInOrderTakesTheFirstReadyCase) {
   }
 }
 
-TEST(Select, GO4_DefaultFiresOnlyWhenNothingIsReady) {
+TEST_P(Select, GO4_DefaultFiresOnlyWhenNothingIsReady) {
   channel<int> a, b;
   auto r = stackless::select(a.receive_case(), stackless::default_case{}, b.send_case(1)).wait();
   EXPECT_EQ(r.index(), 1u);
@@ -120,7 +123,7 @@ tasklet select_three(recorder* r, channel<int> a, channel<int> b, channel<int> c
        std::to_string(res.index() == 1 ? res.get<1>() : -1));
 }
 
-TEST(Select, GO5_BlocksOnAllCasesAndCleansUpTheOthers) {
+TEST_P(Select, GO5_BlocksOnAllCasesAndCleansUpTheOthers) {
   recorder r;
   channel<int> a, b, c;
   tasklet t = select_three(&r, a, b, c);
@@ -139,7 +142,7 @@ TEST(Select, GO5_BlocksOnAllCasesAndCleansUpTheOthers) {
   EXPECT_EQ(late.index(), 1u);
 }
 
-TEST(Select, GO5_TheSameChannelMayAppearTwice) {
+TEST_P(Select, GO5_TheSameChannelMayAppearTwice) {
   recorder r;
   channel<int> ch;
   auto body = [](recorder* rec, channel<int> c) -> tasklet {
@@ -155,7 +158,7 @@ TEST(Select, GO5_TheSameChannelMayAppearTwice) {
   EXPECT_EQ(r.events, std::vector<std::string>{"fired 0"});
 }
 
-TEST(Select, GO7_ASelectNeverPairsWithItself) {
+TEST_P(Select, GO7_ASelectNeverPairsWithItself) {
   channel<int> ch;
   EXPECT_THROW(stackless::select(ch.send_case(1), ch.receive_case()).wait(),
                stackless::deadlock_error);
@@ -176,7 +179,7 @@ TEST(Select, GO7_ASelectNeverPairsWithItself) {
   EXPECT_EQ(ch.balance(), 0);
 }
 
-TEST(Select, GO2_EmptyChannelHandlesAreNeverReady) {
+TEST_P(Select, GO2_EmptyChannelHandlesAreNeverReady) {
   stackless::channel_case<int> nothing = stackless::channel<int>().receive_case();
   channel<int> absent;
   absent = channel<int>();
@@ -186,7 +189,7 @@ TEST(Select, GO2_EmptyChannelHandlesAreNeverReady) {
   EXPECT_THROW(stackless::select(std::move(nothing)).wait(), stackless::deadlock_error);
 }
 
-TEST(Select, GO6_ClosedChannelsAreReadyAndReportClosed) {
+TEST_P(Select, GO6_ClosedChannelsAreReadyAndReportClosed) {
   channel<int> closed_ch, open_ch;
   closed_ch.close();
   auto r = stackless::select(open_ch.receive_case(), closed_ch.receive_case()).wait();
@@ -197,7 +200,7 @@ TEST(Select, GO6_ClosedChannelsAreReadyAndReportClosed) {
   EXPECT_EQ(open_ch.balance(), 0);
 }
 
-TEST(Select, GO6_CloseWakesABlockedSelect) {
+TEST_P(Select, GO6_CloseWakesABlockedSelect) {
   recorder r;
   channel<int> a, b;
   auto body = [](recorder* rec, channel<int> x, channel<int> y) -> tasklet {
@@ -213,7 +216,7 @@ TEST(Select, GO6_CloseWakesABlockedSelect) {
   EXPECT_EQ(r.events, std::vector<std::string>{"fired 1 closed"});
 }
 
-TEST(Select, KillRemovesEveryRegistration) {
+TEST_P(Select, KillRemovesEveryRegistration) {
   recorder r;
   channel<int> a, b, c;
   tasklet t = select_three(&r, a, b, c);
@@ -226,7 +229,7 @@ TEST(Select, KillRemovesEveryRegistration) {
   EXPECT_TRUE(r.events.empty());
 }
 
-TEST(Select, SentExceptionsAreThrownByTheSelect) {
+TEST_P(Select, SentExceptionsAreThrownByTheSelect) {
   channel<int> a, b;
   bool caught = false;
   auto body = [](bool* out, channel<int> x, channel<int> y) -> tasklet {
@@ -244,7 +247,7 @@ TEST(Select, SentExceptionsAreThrownByTheSelect) {
   EXPECT_EQ(a.balance(), 0);
 }
 
-TEST(Select, SP4_RendezvousFollowsThePreferenceRules) {
+TEST_P(Select, SP4_RendezvousFollowsThePreferenceRules) {
   recorder r;
   channel<int> a, b;
   auto selecting = [](recorder* rec, channel<int> x, channel<int> y) -> tasklet {
@@ -263,7 +266,7 @@ TEST(Select, SP4_RendezvousFollowsThePreferenceRules) {
   EXPECT_EQ(r.events, (std::vector<std::string>{"selector got 1", "sender after"}));
 }
 
-TEST(Select, RunTimeListOfCases) {
+TEST_P(Select, RunTimeListOfCases) {
   std::vector<channel<int>> chans(8);
   std::vector<stackless::channel_case<int>> cases;
   for (auto& c : chans) {
@@ -289,7 +292,7 @@ TEST(Select, RunTimeListOfCases) {
   EXPECT_THROW(stackless::select(mixed).wait(), stackless::runtime_error);  // value was sent
 }
 
-TEST(Select, SelectResultRefusesTheWrongCase) {
+TEST_P(Select, SelectResultRefusesTheWrongCase) {
   channel<int> a, b;
   keep_sending(a, 1);
   stackless::run();
@@ -309,14 +312,14 @@ TEST(Select, SelectResultRefusesTheWrongCase) {
   stackless::run();
 }
 
-TEST(Select, ResultOfTheDefaultCase) {
+TEST_P(Select, ResultOfTheDefaultCase) {
   channel<int> a;
   auto r = stackless::select(a.receive_case(), stackless::default_case{}).wait();
   EXPECT_EQ(r.index(), 1u);
   EXPECT_THROW(r.get<0>(), stackless::runtime_error);
 }
 
-TEST(Select, PrimeSieve) {
+TEST_P(Select, PrimeSieve) {
   // Go's classic concurrent prime sieve: a pipeline of filter tasklets.
   auto generate = [](channel<int> out) -> tasklet {
     for (int i = 2;; ++i) {

@@ -9,6 +9,7 @@
 #include <stackless/tasklet.hpp>
 
 #include "recorder.hpp"
+#include "scheduler_fixture.hpp"
 
 namespace {
 
@@ -27,7 +28,9 @@ tasklet observe_self(bool* current, bool* scheduled, bool* alive) {
 
 tasklet receive_one(channel<int> ch, int* out) { *out = co_await ch.receive(); }
 
-TEST(Tasklet, TSK4_FlagsInEveryState) {
+STACKLESS_SCHEDULER_SUITE(Tasklet);
+
+TEST_P(Tasklet, TSK4_FlagsInEveryState) {
   channel<int> ch;
   int got = 0;
   tasklet t = receive_one(ch, &got);
@@ -71,7 +74,7 @@ TEST(Tasklet, TSK4_FlagsInEveryState) {
   EXPECT_TRUE(main.alive());
 }
 
-TEST(Tasklet, TSK6_InsertAppendsAPausedTaskletOnce) {
+TEST_P(Tasklet, TSK6_InsertAppendsAPausedTaskletOnce) {
   recorder r;
   tasklet a = record(&r, "a");
   tasklet b = record(&r, "b");
@@ -85,7 +88,7 @@ TEST(Tasklet, TSK6_InsertAppendsAPausedTaskletOnce) {
   EXPECT_EQ(r.events, (std::vector<std::string>{"b", "a"}));
 }
 
-TEST(Tasklet, TSK6_InsertOfBlockedOrDeadTaskletFails) {
+TEST_P(Tasklet, TSK6_InsertOfBlockedOrDeadTaskletFails) {
   channel<int> ch;
   int got = 0;
   tasklet t = receive_one(ch, &got);
@@ -101,7 +104,7 @@ TEST(Tasklet, TSK6_InsertOfBlockedOrDeadTaskletFails) {
   }
 }
 
-TEST(Tasklet, TSK7_RemoveErrorsAndNoOps) {
+TEST_P(Tasklet, TSK7_RemoveErrorsAndNoOps) {
   channel<int> ch;
   int got = 0;
   tasklet t = receive_one(ch, &got);
@@ -116,7 +119,7 @@ TEST(Tasklet, TSK7_RemoveErrorsAndNoOps) {
   stackless::run();
 }
 
-TEST(Tasklet, TSK8_RunJumpsToAQueuedTaskletWithoutReordering) {
+TEST_P(Tasklet, TSK8_RunJumpsToAQueuedTaskletWithoutReordering) {
   recorder r;
   record(&r, "t1");
   tasklet t2 = record(&r, "t2");
@@ -134,7 +137,7 @@ tasklet run_then_record(recorder* r, tasklet target) {
   (*r)("caller after");
 }
 
-TEST(Tasklet, TSK8_RunOfAPausedTaskletComesBackToTheCaller) {
+TEST_P(Tasklet, TSK8_RunOfAPausedTaskletComesBackToTheCaller) {
   recorder r;
   tasklet target = record(&r, "target");
   target.remove();
@@ -145,7 +148,7 @@ TEST(Tasklet, TSK8_RunOfAPausedTaskletComesBackToTheCaller) {
             (std::vector<std::string>{"caller before", "target", "caller after", "other"}));
 }
 
-TEST(Tasklet, TSK8_RunOfBlockedOrDeadFails) {
+TEST_P(Tasklet, TSK8_RunOfBlockedOrDeadFails) {
   channel<int> ch;
   int got = 0;
   tasklet t = receive_one(ch, &got);
@@ -163,7 +166,7 @@ tasklet switcher(recorder* r, tasklet target) {
   (*r)("switched back");
 }
 
-TEST(Tasklet, TSK9_SwitchPausesTheCaller) {
+TEST_P(Tasklet, TSK9_SwitchPausesTheCaller) {
   recorder r;
   tasklet target = record(&r, "target");
   target.remove();
@@ -181,7 +184,7 @@ tasklet check_atomic_default(bool* atomic) {
   co_return;
 }
 
-TEST(Tasklet, TSK11_AtomicFlagAndGuard) {
+TEST_P(Tasklet, TSK11_AtomicFlagAndGuard) {
   tasklet main = stackless::getmain();
   EXPECT_FALSE(main.atomic());
   {
@@ -213,7 +216,7 @@ tasklet pause_forever(bool* destroyed) {
   ADD_FAILURE() << "an orphaned tasklet must not resume normally";
 }
 
-TEST(Tasklet, TSK15_DroppingTheLastHandleOfAPausedTaskletKillsIt) {
+TEST_P(Tasklet, TSK15_DroppingTheLastHandleOfAPausedTaskletKillsIt) {
   bool destroyed = false;
   {
     tasklet t = pause_forever(&destroyed);
@@ -225,7 +228,7 @@ TEST(Tasklet, TSK15_DroppingTheLastHandleOfAPausedTaskletKillsIt) {
   EXPECT_TRUE(destroyed);
 }
 
-TEST(Tasklet, IdsAreUniqueAndNamesStick) {
+TEST_P(Tasklet, IdsAreUniqueAndNamesStick) {
   recorder r;
   std::set<std::uint64_t> ids{stackless::getmain().id()};
   std::vector<tasklet> all;
@@ -241,7 +244,7 @@ TEST(Tasklet, IdsAreUniqueAndNamesStick) {
   EXPECT_EQ(all[3].name(), "third");  // still answers after the tasklet ended
 }
 
-TEST(Tasklet, EmptyHandleOperationsThrow) {
+TEST_P(Tasklet, EmptyHandleOperationsThrow) {
   tasklet empty;
   EXPECT_FALSE(empty);
   EXPECT_THROW((void)empty.alive(), stackless::runtime_error);

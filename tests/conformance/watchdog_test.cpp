@@ -6,6 +6,7 @@
 #include <stackless/scheduler.hpp>
 
 #include "recorder.hpp"
+#include "scheduler_fixture.hpp"
 
 namespace {
 
@@ -28,7 +29,9 @@ tasklet cooperative(int* count, int n) {
   }
 }
 
-TEST(Watchdog, WD3_HardInterruptReturnsTheVictimPaused) {
+STACKLESS_SCHEDULER_SUITE(Watchdog);
+
+TEST_P(Watchdog, WD3_HardInterruptReturnsTheVictimPaused) {
   int count = 0;
   tasklet s = spinner(&count, 250);
   tasklet victim = stackless::run(100);
@@ -47,7 +50,7 @@ TEST(Watchdog, WD3_HardInterruptReturnsTheVictimPaused) {
   EXPECT_FALSE(s.alive());
 }
 
-TEST(Watchdog, WD2_BudgetIsPerTaskletBetweenSwitches) {
+TEST_P(Watchdog, WD2_BudgetIsPerTaskletBetweenSwitches) {
   int a = 0, b = 0;
   cooperative(&a, 100);
   cooperative(&b, 100);
@@ -56,7 +59,7 @@ TEST(Watchdog, WD2_BudgetIsPerTaskletBetweenSwitches) {
   EXPECT_EQ(b, 100);
 }
 
-TEST(Watchdog, WD2_TotalBudgetCoversTheWholeRun) {
+TEST_P(Watchdog, WD2_TotalBudgetCoversTheWholeRun) {
   int a = 0, b = 0;
   cooperative(&a, 100);
   cooperative(&b, 100);
@@ -82,7 +85,7 @@ tasklet atomic_then_free(int* count) {
   }
 }
 
-TEST(Watchdog, WD4_AtomicDefersTheInterruptToTheFirstTickAfter) {
+TEST_P(Watchdog, WD4_AtomicDefersTheInterruptToTheFirstTickAfter) {
   int count = 0;
   tasklet t = atomic_then_free(&count);
   EXPECT_EQ(stackless::run(10), t);
@@ -92,7 +95,7 @@ TEST(Watchdog, WD4_AtomicDefersTheInterruptToTheFirstTickAfter) {
   EXPECT_EQ(count, 100);
 }
 
-TEST(Watchdog, WD5_SoftInterruptLeavesTheTaskletQueued) {
+TEST_P(Watchdog, WD5_SoftInterruptLeavesTheTaskletQueued) {
   int count = 0;
   tasklet t = spinner(&count, 30);
   EXPECT_FALSE(stackless::run(10, {.soft = true, .total = false}));
@@ -108,7 +111,7 @@ tasklet nested_watchdog(bool* returned) {
   *returned = true;
 }
 
-TEST(Watchdog, WD6_OutermostRunOwnsTheInterrupt) {
+TEST_P(Watchdog, WD6_OutermostRunOwnsTheInterrupt) {
   int count = 0;
   bool inner_returned = false;
   tasklet w = nested_watchdog(&inner_returned);
@@ -123,7 +126,7 @@ TEST(Watchdog, WD6_OutermostRunOwnsTheInterrupt) {
   EXPECT_EQ(count, 100);
 }
 
-TEST(Watchdog, WD8_PreemptivePumpCompletesAllWork) {
+TEST_P(Watchdog, WD8_PreemptivePumpCompletesAllWork) {
   int a = 0, b = 0, c = 0;
   spinner(&a, 100);
   spinner(&b, 55);
@@ -148,7 +151,7 @@ tasklet spin_forever(long* count) {
   }
 }
 
-TEST(Watchdog, A1_TimeSlicedRunInterruptsAnEndlessTasklet) {
+TEST_P(Watchdog, A1_TimeSlicedRunInterruptsAnEndlessTasklet) {
   long count = 0;
   tasklet t = spin_forever(&count);
   tasklet victim = stackless::run(std::chrono::milliseconds(1));
@@ -159,7 +162,7 @@ TEST(Watchdog, A1_TimeSlicedRunInterruptsAnEndlessTasklet) {
   EXPECT_THROW(stackless::run(std::chrono::nanoseconds(0)), std::invalid_argument);
 }
 
-TEST(Watchdog, MainIsNeverInterrupted) {
+TEST_P(Watchdog, MainIsNeverInterrupted) {
   for (int i = 0; i < 100; ++i) {
     stackless::tick().wait();
   }

@@ -7,6 +7,12 @@
 ///  - a waiter is in at most one queue, and only while its tasklet is blocked;
 ///  - `balance == senders.size() - receivers.size()`;
 ///  - a tasklet has waiters queued only while `where == place::channel`.
+/// With several scheduler threads (threads_active()) every operation holds the channel's
+/// spin lock, and a select holds the locks of all its channels, taken in address order (as
+/// Go's selectgo does). A partner completes a blocked tasklet's wait only after claiming it
+/// (tasklet_node::wait_claim); registrations of a select that lost the claim stay queued,
+/// "stale", until the next operation on that channel drops them or the woken tasklet
+/// removes them itself (select_finish) before its code runs again.
 
 #include <atomic>
 #include <cstdint>
@@ -25,7 +31,9 @@ class channel_core;
 
 enum class direction : std::int8_t { receive = -1, send = 1 };
 
-enum class wait_status : std::uint8_t { pending, done, closed };
+/// pending: queued (or about to be); done/closed: this registration fired; dropped: taken out
+/// of its queue without firing (another case fired, or the wait was cancelled).
+enum class wait_status : std::uint8_t { pending, done, closed, dropped };
 
 /// One registration of one tasklet on one channel; lives in the awaiter, hence in the
 /// coroutine frame (or main's stack), so blocking allocates nothing.
@@ -95,10 +103,11 @@ class channel_core {
   /// value to a waiting partner, uses the buffer, or (if `may_block`) registers `w` and
   /// takes the tasklet off the run queue. The common unbuffered cases are inline.
   STACKLESS_HOT op_result operate(waiter& w, bool may_block) {
-    if (capacity_ == 0 && !hooks_installed.load(std::memory_order_relaxed)) [[likely]] {
+    if (capacity_ == 0 && slow_paths.load(std::memory_order_relaxed) == 0) [[likely]] {
       waiter_queue& partners = w.dir == direction::send ? receivers_ : senders_;
       if (waiter* partner = partners.head) {
-        return complete_with(w, *partner);
+        queue_for(partner->dir).unlink(partner);
+        return complete_with<false>(w, *partner);
       }
       if (may_block && !closing_ && !w.tasklet->block_trap) {
         return block(w);
@@ -107,16 +116,33 @@ class channel_core {
     return operate_slow(w, may_block);
   }
 
+  /// operate_locked is operate() for a select that already holds this channel's lock.
+  op_result operate_locked(waiter& w, bool may_block) { return operate_here<true>(w, may_block); }
+  void lock() noexcept { lock_.lock(); }
+  void unlock() noexcept { lock_.unlock(); }
+  /// drop_stale removes, from the head of the queue for direction `d`, registrations whose
+  /// tasklet was already claimed by another channel (lock held).
+  void drop_stale(direction d) noexcept;
+
   /// close marks the channel closing and wakes blocked receivers (SEMANTICS.md A5).
   void close() noexcept;
   void open() noexcept { closing_ = false; }
 
+  /// balance and closed count only registrations that can still fire (not stale ones).
   int balance() const noexcept {
+    if (threads_active()) [[unlikely]] {
+      return shared_balance();
+    }
     return static_cast<int>(senders_.size) - static_cast<int>(receivers_.size) +
            static_cast<int>(buffered_);
   }
   bool closing() const noexcept { return closing_; }
-  bool closed() const noexcept { return closing_ && senders_.empty() && buffered_ == 0; }
+  bool closed() const noexcept {
+    if (threads_active()) [[unlikely]] {
+      return shared_closed();
+    }
+    return closing_ && senders_.empty() && buffered_ == 0;
+  }
   int preference() const noexcept { return preference_; }
   void set_preference(int p) noexcept { preference_ = static_cast<std::int8_t>((p > 0) - (p < 0)); }
   bool schedule_all() const noexcept { return schedule_all_; }
@@ -163,8 +189,20 @@ class channel_core {
     return d == direction::send ? senders_ : receivers_;
   }
   op_result operate_slow(waiter& w, bool may_block);
+  int shared_balance() const noexcept;
+  bool shared_closed() const noexcept;
+  /// wake_claimed makes claimed tasklet `t` runnable on its thread (lock held), raising
+  /// `error` in it if given.
+  static void wake_claimed(tasklet_node* t, std::exception_ptr error);
+  template <bool Shared>
+  op_result operate_here(waiter& w, bool may_block);
+  /// take_partner unlinks the first waiter of `q` whose tasklet can still be claimed, dropping
+  /// stale ones on the way (lock held, threads active).
+  waiter* take_partner(waiter_queue& q) noexcept;
+  /// complete_with finishes the operation of `self` with `partner`, already unlinked (and
+  /// claimed, when Shared), and wakes the partner.
+  template <bool Shared>
   STACKLESS_HOT op_result complete_with(waiter& self, waiter& partner) {
-    queue_for(partner.dir).unlink(&partner);
     tasklet_node* other = partner.tasklet;
     waiter& sender = self.dir == direction::send ? self : partner;
     waiter& receiver = self.dir == direction::send ? partner : self;
@@ -179,20 +217,25 @@ class channel_core {
       }
     }
     self.status = wait_status::done;
-    end_wait(other, partner, wait_status::done);
-    scheduler& s = *self.tasklet->owner;
+    if constexpr (Shared) {
+      partner.status = wait_status::done;  // the tasklet drops its other cases itself
+    } else {
+      end_wait(other, partner, wait_status::done);
+    }
+    scheduler& s = *self.tasklet->owner();
     return s.wake_partner(other, static_cast<int>(self.dir), preference_, schedule_all_)
                ? op_result::done_switch
                : op_result::done;
   }
   STACKLESS_HOT op_result block(waiter& w) {
     tasklet_node* me = w.tasklet;
-    scheduler& s = *me->owner;
+    scheduler& s = *me->owner();
     if (!s.may_leave(me, true, &w)) {
       return op_result::failed;
     }
     w.status = wait_status::pending;
     w.next_case = nullptr;
+    me->wait_claim.store(0, std::memory_order_relaxed);  // published by the channel lock
     queue_for(w.dir).push_back(&w);
     s.unlink(me);
     me->waiting = &w;
@@ -203,6 +246,7 @@ class channel_core {
 
   waiter_queue senders_;
   waiter_queue receivers_;
+  mutable spin_lock lock_;
   std::atomic<std::uint32_t> refs_{1};
   std::size_t capacity_ = 0;
   std::uint64_t id_ = 0;
@@ -227,8 +271,15 @@ STACKLESS_HOT bool must_suspend(op_result r, scheduler& s) noexcept {
 }
 
 /// cancel_wait takes a blocked tasklet out of every channel queue it is registered in; it
-/// becomes paused. Used by kill/throw, deadlock recovery and teardown.
-void cancel_wait(tasklet_node* t) noexcept;
+/// becomes paused. Used by kill/throw, deadlock recovery and teardown. Returns false, and
+/// changes nothing, if a partner on another thread has already claimed the wait: the
+/// tasklet's wake-up is then on its way to this thread's inbox.
+bool cancel_wait(tasklet_node* t) noexcept;
+
+/// claim: take the right to complete blocked tasklet `t`'s wait (threads active).
+STACKLESS_HOT bool claim(tasklet_node* t) noexcept {
+  return t->wait_claim.exchange(1, std::memory_order_acq_rel) == 0;
+}
 
 /// end_wait: the wait of `t` is over because `fired` completed: its other registrations
 /// (select cases, GO-5) are dropped and it is no longer blocked. `waiting` keeps the fired
@@ -239,6 +290,7 @@ STACKLESS_HOT void end_wait(tasklet_node* t, waiter& fired, wait_status status) 
     for (waiter* w = t->waiting; w != nullptr; w = w->next_case) {
       if (w != &fired && w->status == wait_status::pending) {
         w->channel->unregister(*w);
+        w->status = wait_status::dropped;
       }
     }
   }

@@ -46,4 +46,24 @@ STACKLESS_HOT std::uint32_t count_down(std::atomic<std::uint32_t>& count) noexce
   return count.fetch_sub(1, std::memory_order_acq_rel);
 }
 
+/// spin_lock: the lock of a channel and of a scheduler's inbox while several schedulers share
+/// channels. Held for a few dozen instructions, never across a switch, so spinning beats
+/// parking; it waits on a plain load to keep the cache line shared while it is held.
+class spin_lock {
+ public:
+  void lock() noexcept {
+    while (held_.exchange(true, std::memory_order_acquire)) {
+      while (held_.load(std::memory_order_relaxed)) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+      }
+    }
+  }
+  void unlock() noexcept { held_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> held_{false};
+};
+
 }  // namespace stackless::detail

@@ -16,7 +16,7 @@ void* allocate_frame(std::size_t bytes);
 /// Any thread may free a block that another thread allocated.
 void deallocate_frame(void* block, std::size_t bytes) noexcept;
 
-/// live_frames is the number of blocks allocated on this thread and not yet freed on it:
+/// live_frames is the number of blocks allocated and not yet freed, in the whole process:
 /// the leak guard of the tests asserts it returns to zero.
 std::ptrdiff_t live_frames() noexcept;
 

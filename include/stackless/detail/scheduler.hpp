@@ -21,12 +21,29 @@
 #include <vector>
 
 #include <stackless/detail/config.hpp>
+#include <stackless/detail/inbox.hpp>
 #include <stackless/detail/source_site.hpp>
 #include <stackless/detail/tasklet_node.hpp>
 
 namespace stackless::detail {
 
 struct waiter;
+class runtime_core;
+
+/// Process-wide switches read on hot paths as one relaxed load: while it is zero, channel
+/// operations take their inline single-scheduler path. `slow_hooks`: a schedule or channel
+/// callback is installed (SCH-14, CH-12). `slow_threads`: a runtime with several scheduler
+/// threads exists, so channels are locked and wake-ups may cross threads (ARCHITECTURE 5).
+/// The threads bit changes only before a runtime's threads start and after they are joined.
+inline constexpr std::uint8_t slow_hooks = 1;
+inline constexpr std::uint8_t slow_threads = 2;
+extern std::atomic<std::uint8_t> slow_paths;
+STACKLESS_HOT bool threads_active() noexcept {
+  return (slow_paths.load(std::memory_order_relaxed) & slow_threads) != 0;
+}
+STACKLESS_HOT bool hooks_active() noexcept {
+  return (slow_paths.load(std::memory_order_relaxed) & slow_hooks) != 0;
+}
 
 /// select_random: the per-thread generator of select's choices (GO-3). A 64-bit LCG whose
 /// high half is drawn; below(n) maps it to [0, n) by multiplication, without a division.
@@ -146,11 +163,14 @@ class scheduler {
   /// wake makes a tasklet whose wait completed runnable, following CH-5 for who runs next.
   /// Returns true if the caller (`running_`) must yield.
   STACKLESS_HOT bool wake_partner(tasklet_node* partner, int caller_direction, int preference,
-                                  bool schedule_all) noexcept {
+                                  bool schedule_all) {
     tasklet_node* caller = running_;
-    if (partner->owner != this || caller == nullptr || caller->where != place::runqueue)
-        [[unlikely]] {
-      partner->owner->push_back(partner);
+    if (scheduler* home = partner->owner(); home != this) [[unlikely]] {
+      home->post({message_kind::wake, partner});  // CH-6: the caller never switches
+      return false;
+    }
+    if (caller == nullptr || caller->where != place::runqueue) [[unlikely]] {
+      push_back(partner);
       return false;
     }
     if (schedule_all) [[unlikely]] {
@@ -199,7 +219,38 @@ class scheduler {
   std::uint64_t next_id() noexcept;
   select_random& random() noexcept { return random_; }
 
+  // --- threads (ARCHITECTURE.md section 5) ----------------------------------------------
+  runtime_core* runtime() const noexcept { return runtime_; }
+  unsigned thread_index() const noexcept { return index_; }
+  void join_runtime(runtime_core* runtime, unsigned index) noexcept {
+    runtime_ = runtime;
+    index_ = index;
+  }
+  /// post queues a message for this scheduler's thread and wakes it if it sleeps. Any
+  /// thread may call it; it is the only way to touch another thread's tasklets.
+  void post(message m);
+  bool has_messages() const noexcept { return inbox_.pending(); }
+  /// drain_inbox applies the queued messages; owner thread only.
+  void drain_inbox();
+  /// defer_delivery: `t` was claimed by a partner on another thread (its wake-up is on the
+  /// way); raise `e` in it when it arrives instead of now.
+  void defer_delivery(tasklet_node* t, std::exception_ptr e);
+  /// migrate moves the running tasklet to `target` once it has suspended (move_to_thread).
+  void migrate_after_suspend(scheduler* target) noexcept { migrating_to_ = target; }
+  /// give_away moves runnable tasklet `t` (not the running one) to `target`, runnable.
+  void give_away(tasklet_node* t, scheduler* target, bool bound);
+  /// is_watchdog: `t` waits inside a nested run() of this thread.
+  bool is_watchdog(const tasklet_node* t) const noexcept;
+  /// live_tasklets: tasklets registered here (main excluded).
+  std::size_t live_tasklets() const noexcept;
+  /// Parking state for the runtime: 0 running, 1 idle (waited on with atomic wait).
+  std::atomic<int> park_state{0};
+  /// A guess of the runnable tasklets, for work stealing (read by other threads).
+  std::atomic<std::uint32_t> load_hint{0};
+
  private:
+  void apply(message& m);
+  void share_work(unsigned thief);
   static scheduler& create();
   bool may_leave_last(tasklet_node* t, bool blocking, const waiter* why);
   void wake_watchdog() noexcept;
@@ -232,10 +283,13 @@ class scheduler {
   std::uint64_t id_end_ = 0;
   select_random random_;
   bool tearing_down_ = false;
-};
 
-/// True while a schedule or channel callback is installed (SCH-14, CH-12). Read on hot
-/// paths, so it is one relaxed load.
-extern std::atomic<bool> hooks_installed;
+  runtime_core* runtime_ = nullptr;
+  unsigned index_ = 0;
+  scheduler* migrating_to_ = nullptr;
+  inbox inbox_;
+  std::vector<message> batch_;
+  std::vector<std::pair<tasklet_node*, std::exception_ptr>> deferred_;
+};
 
 }  // namespace stackless::detail

@@ -29,7 +29,9 @@ struct tasklet_node {
   // The innermost suspended coroutine of this tasklet (the tasklet itself or a task it
   // awaits): what the scheduler resumes.
   std::coroutine_handle<> resume_point;
-  scheduler* owner = nullptr;
+  // The scheduler (thread) the tasklet belongs to. Atomic because, while a runtime runs,
+  // other threads read it to post wake-ups; only the owning thread changes it (bind_thread).
+  std::atomic<scheduler*> home{nullptr};
   // An exception to raise at the suspension point when the tasklet next resumes (kill,
   // raise_exception, send_exception, deadlock). While a tasklet dies with an uncaught
   // exception it holds that exception until it is handed to the watchdog.
@@ -43,6 +45,9 @@ struct tasklet_node {
   // Handles, plus one while the coroutine frame exists. The block is freed at zero; its
   // size is then read from the dead frame, where the frame's operator delete left it.
   std::atomic<std::uint32_t> refs{0};
+  // While blocked with several schedulers running: 0 until a partner (or kill) claims the
+  // wait; the claim decides which of the tasklet's registrations fires (Go's selectDone).
+  std::atomic<std::uint8_t> wait_claim{0};
   place where = place::none;
   // Flags as bits, so that the node stays at 80 bytes: every idle tasklet pays for it.
   bool alive : 1 = false;
@@ -52,9 +57,17 @@ struct tasklet_node {
   bool pending_interrupt : 1 = false;
   bool has_frame : 1 = false;
   bool has_name : 1 = false;  // the name lives in a side table (names are rare)
+  bool bound : 1 = false;     // bound to its thread: work stealing leaves it there
+  bool has_locals : 1 = false;  // it has tasklet-local values (a side table)
+
+  scheduler* owner() const noexcept { return home.load(std::memory_order_relaxed); }
+  void set_owner(scheduler* s) noexcept { home.store(s, std::memory_order_relaxed); }
 
   std::coroutine_handle<> frame() const noexcept;
 };
+
+static_assert(sizeof(void*) != 8 || sizeof(tasklet_node) <= 80,
+              "every idle tasklet pays for the node: keep it at 80 bytes");
 
 /// Tasklet names, kept apart from the nodes: most tasklets have none.
 std::string name_of(const tasklet_node* t);

@@ -1,0 +1,475 @@
+#include <stackless/runtime.hpp>
+
+#include <algorithm>
+#include <latch>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <stackless/errors.hpp>
+#include <stackless/scheduler.hpp>
+
+#include <stackless/detail/channel_core.hpp>
+#include <stackless/detail/scheduler.hpp>
+
+#include "runtime_core.hpp"
+
+namespace stackless {
+namespace detail {
+
+namespace {
+constexpr int running_state = 0;
+constexpr int idle_state = 1;
+
+std::atomic<bool> runtime_exists{false};
+}  // namespace
+
+runtime_core::runtime_core(unsigned threads, bool work_stealing)
+    : schedulers_(threads, nullptr),
+      active_(static_cast<int>(threads)),
+      work_stealing_(work_stealing) {}
+
+void runtime_core::reactivate(scheduler& s) noexcept {
+  int expected = idle_state;
+  if (s.park_state.compare_exchange_strong(expected, running_state)) {
+    active_.fetch_add(1);
+  }
+}
+
+void runtime_core::wake(scheduler& s) noexcept {
+  if (s.park_state.load() != idle_state) {
+    return;
+  }
+  // Count it active before it runs, so that the count never reaches zero while a message
+  // waits for a thread that is about to run.
+  active_.fetch_add(1);
+  int expected = idle_state;
+  if (s.park_state.compare_exchange_strong(expected, running_state)) {
+    s.park_state.notify_one();
+  } else {
+    active_.fetch_sub(1);  // someone else woke it
+  }
+}
+
+bool runtime_core::idle(scheduler& s) {
+  const bool home = s.thread_index() == 0;
+  for (;;) {
+    if (s.has_messages()) {
+      return true;
+    }
+    if (home ? quiescent_.exchange(false) : stopping()) {
+      return false;
+    }
+    if (work_stealing_) {
+      ask_for_work(s);
+    }
+    s.park_state.store(idle_state);
+    const int left = active_.fetch_sub(1) - 1;
+    if (s.has_messages() || stopping() || (home && quiescent_.load())) {
+      reactivate(s);
+      continue;
+    }
+    if (left == 0) {
+      check_quiescent();
+    }
+    s.park_state.wait(idle_state);
+  }
+}
+
+void runtime_core::check_quiescent() {
+  std::lock_guard guard(check_mutex_);
+  if (active_.load() != 0) {
+    return;
+  }
+  for (scheduler* s : schedulers_) {
+    if (s->has_messages()) {
+      return;
+    }
+  }
+  if (active_.load() != 0) {
+    return;
+  }
+  quiescent_.store(true);
+  wake(*schedulers_[0]);
+}
+
+bool runtime_core::others_busy(const scheduler& s) const noexcept {
+  if (active_.load() > 1) {
+    return true;
+  }
+  for (const scheduler* other : schedulers_) {
+    if (other != &s && other->has_messages()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void runtime_core::request_stop() noexcept {
+  stopping_.store(true, std::memory_order_release);
+  for (scheduler* s : schedulers_) {
+    wake(*s);
+  }
+}
+
+void runtime_core::ask_for_work(scheduler& s) {
+  scheduler* busiest = nullptr;
+  std::uint32_t most = 2;  // a thread with one runnable tasklet (and main) keeps it
+  for (scheduler* other : schedulers_) {
+    const std::uint32_t load = other->load_hint.load(std::memory_order_relaxed);
+    if (other != &s && load > most) {
+      busiest = other;
+      most = load;
+    }
+  }
+  if (busiest != nullptr) {
+    busiest->load_hint.store(0, std::memory_order_relaxed);  // one request per busy spell
+    busiest->post({message_kind::steal, nullptr, nullptr, s.thread_index()});
+  }
+}
+
+void runtime_core::record_failure(std::exception_ptr e) {
+  std::lock_guard guard(failure_mutex_);
+  if (!failure_) {
+    failure_ = std::move(e);
+  }
+}
+
+std::exception_ptr runtime_core::take_failure() {
+  std::lock_guard guard(failure_mutex_);
+  return std::exchange(failure_, nullptr);
+}
+
+std::string runtime_core::deadlock_report() const {
+  std::string out;
+  for (unsigned k = 0; k < size(); ++k) {
+    const std::string lines = schedulers_[k]->deadlock_report(nullptr, nullptr);
+    if (lines.find("tasklet #") == std::string::npos) {
+      continue;
+    }
+    out += "  thread " + std::to_string(k) + ":\n" + lines;
+  }
+  return out;
+}
+
+std::size_t runtime_core::live_tasklets() const noexcept {
+  std::size_t n = 0;
+  for (const scheduler* s : schedulers_) {
+    n += s->live_tasklets();
+  }
+  return n;
+}
+
+namespace {
+
+// Runs the thread's runnable tasklets, with its main as the watchdog, until none is left.
+// An exception that escapes one goes to the home thread, for runtime::run() to rethrow.
+void run_share(scheduler& s, runtime_core& core) {
+  tasklet_node* main = s.main();
+  if (!s.enter_run(main, {})) {
+    return;
+  }
+  s.drive();
+  if (tasklet_node* victim = s.leave_run(main)) {
+    release(victim);
+  }
+  if (main->bomb) {
+    core.at(0).post({message_kind::failure, nullptr, std::exchange(main->bomb, nullptr)});
+  }
+}
+
+void worker_loop(runtime_core* core, unsigned index, std::latch* ready) {
+  scheduler& s = scheduler::current();
+  s.join_runtime(core, index);
+  core->set(index, &s);
+  ready->count_down();
+  for (;;) {
+    if (s.has_messages()) {
+      s.drain_inbox();
+    }
+    if (s.runcount() > 1) {
+      run_share(s, *core);
+      continue;
+    }
+    if (!core->idle(s)) {
+      break;
+    }
+  }
+  while (s.has_messages()) {
+    s.drain_inbox();
+  }
+  s.join_runtime(nullptr, 0);
+}
+
+// Locks the channels `t` is registered on, in address order, while it changes thread.
+class registration_locks {
+ public:
+  explicit registration_locks(tasklet_node* t) {
+    for (waiter* w = t->waiting; w != nullptr; w = w->next_case) {
+      if (w->status == wait_status::pending) {
+        channels_.push_back(w->channel);
+      }
+    }
+    std::sort(channels_.begin(), channels_.end());
+    channels_.erase(std::unique(channels_.begin(), channels_.end()), channels_.end());
+    for (channel_core* c : channels_) {
+      c->lock();
+    }
+  }
+  ~registration_locks() {
+    for (auto it = channels_.rbegin(); it != channels_.rend(); ++it) {
+      (*it)->unlock();
+    }
+  }
+  registration_locks(const registration_locks&) = delete;
+  registration_locks& operator=(const registration_locks&) = delete;
+
+ private:
+  std::vector<channel_core*> channels_;
+};
+
+runtime_core& core_of_caller() {
+  scheduler& s = scheduler::current();
+  if (s.runtime() == nullptr) {
+    throw runtime_error("move_to_thread outside a runtime");
+  }
+  return *s.runtime();
+}
+
+}  // namespace
+
+bool move_awaiter::await_ready() {
+  runtime_core& core = core_of_caller();
+  if (index_ >= core.size()) {
+    throw std::invalid_argument("move_to_thread: bad thread " + std::to_string(index_));
+  }
+  scheduler& s = scheduler::current();
+  if (s.main_is_running()) {
+    throw runtime_error("move_to_thread: the main tasklet cannot change threads");
+  }
+  s.running()->bound = true;
+  return index_ == s.thread_index();
+}
+
+bool move_awaiter::await_suspend(std::coroutine_handle<> h) {
+  scheduler& s = scheduler::current();
+  s.running()->resume_point = h;
+  s.migrate_after_suspend(&s.runtime()->at(index_));
+  return true;
+}
+
+}  // namespace detail
+
+using detail::place;
+using detail::runtime_core;
+using detail::scheduler;
+using detail::tasklet_node;
+
+runtime::runtime(runtime_options options) {
+  scheduler& s = scheduler::current();
+  if (!s.main_is_running()) {
+    throw runtime_error("a runtime is created by the main tasklet, not inside a tasklet");
+  }
+  if (detail::runtime_exists.exchange(true)) {
+    throw runtime_error("another stackless::runtime exists in this process");
+  }
+  unsigned n = options.threads;
+  if (n == 0) {
+    n = std::max(1u, std::thread::hardware_concurrency());
+  }
+  core_ = std::make_unique<runtime_core>(n, options.work_stealing);
+  core_->set(0, &s);
+  s.join_runtime(core_.get(), 0);
+  if (n > 1) {
+    // Before any other thread exists: from now on every channel operation locks.
+    detail::slow_paths.fetch_or(detail::slow_threads);
+  }
+  std::latch ready(n - 1);
+  try {
+    for (unsigned k = 1; k < n; ++k) {
+      core_->threads.emplace_back(detail::worker_loop, core_.get(), k, &ready);
+    }
+  } catch (...) {
+    for (unsigned k = static_cast<unsigned>(core_->threads.size()) + 1; k < n; ++k) {
+      ready.count_down();
+    }
+    ready.wait();
+    core_->request_stop();
+    for (std::thread& t : core_->threads) {
+      t.join();
+    }
+    detail::slow_paths.fetch_and(static_cast<std::uint8_t>(~detail::slow_threads));
+    s.join_runtime(nullptr, 0);
+    detail::runtime_exists.store(false);
+    throw;
+  }
+  ready.wait();
+}
+
+runtime::~runtime() {
+  try {
+    shutdown();
+  } catch (...) {
+    // Only reachable if destroyed on another thread than its home: nothing safe to do.
+  }
+}
+
+unsigned runtime::size() const noexcept { return core_->size(); }
+
+namespace {
+tasklet_node* movable(const tasklet& t, unsigned index, unsigned size, const char* what) {
+  tasklet_node* n = t.node();
+  if (n == nullptr) {
+    throw runtime_error(std::string(what) + ": empty tasklet handle");
+  }
+  if (index >= size) {
+    throw std::invalid_argument(std::string(what) + ": bad thread " + std::to_string(index));
+  }
+  if (!n->alive) {
+    throw runtime_error(std::string(what) + ": the tasklet is dead");
+  }
+  scheduler& s = scheduler::current();
+  if (n->owner() != &s) {
+    throw runtime_error(std::string(what) + ": the tasklet belongs to another thread");
+  }
+  if (n->is_main) {
+    throw runtime_error(std::string(what) + ": a main tasklet cannot change threads");
+  }
+  if (n == s.running() || s.is_watchdog(n)) {
+    throw runtime_error(std::string(what) +
+                        ": can't move a running tasklet (use co_await move_to_thread())");
+  }
+  return n;
+}
+}  // namespace
+
+void runtime::bind_thread(const tasklet& t, unsigned thread_index) {
+  tasklet_node* n = movable(t, thread_index, size(), "bind_thread");
+  scheduler& s = scheduler::current();
+  scheduler& target = core_->at(thread_index);
+  n->bound = true;
+  if (&target == &s) {
+    return;
+  }
+  while (n->where == place::channel) {
+    detail::registration_locks locks(n);
+    if (n->wait_claim.load(std::memory_order_acquire) == 0) {
+      // Partners read the owner under these locks: they will post its wake-up to target,
+      // after the arrival posted here.
+      s.give_away(n, &target, true);
+      return;
+    }
+    // Claimed: its wake-up is already in this thread's inbox (posted under the lock).
+    if (detail::threads_active()) {
+      s.drain_inbox();
+    }
+  }
+  s.give_away(n, &target, true);
+}
+
+const tasklet& runtime::spawn(const tasklet& t, unsigned thread_index) {
+  bind_thread(t, thread_index);
+  return t;
+}
+
+const tasklet& runtime::spawn(const tasklet& t) {
+  const unsigned k = core_->place();
+  tasklet_node* n = movable(t, k, size(), "spawn");
+  scheduler& s = scheduler::current();
+  n->bound = false;
+  if (&core_->at(k) != &s) {
+    if (n->where == place::channel) {
+      bind_thread(t, k);  // locks its channels
+      n->bound = false;
+    } else {
+      s.give_away(n, &core_->at(k), false);
+    }
+  }
+  return t;
+}
+
+void runtime::run() {
+  scheduler& s = scheduler::current();
+  if (s.runtime() != core_.get() || s.thread_index() != 0) {
+    throw runtime_error("runtime::run() is called on the thread that created the runtime");
+  }
+  s.require_main("runtime::run()");
+  for (;;) {
+    if (s.has_messages()) {
+      s.drain_inbox();
+    }
+    if (std::exception_ptr e = core_->take_failure()) {
+      std::rethrow_exception(e);
+    }
+    if (s.runcount() > 1) {
+      stackless::run();
+      continue;
+    }
+    if (!core_->idle(s)) {
+      if (std::exception_ptr e = core_->take_failure()) {
+        std::rethrow_exception(e);
+      }
+      if (core_->live_tasklets() == 0) {
+        return;
+      }
+      throw deadlock_error("Deadlock: every tasklet of every thread is blocked (DL-5).\n" +
+                           core_->deadlock_report());
+    }
+  }
+}
+
+shutdown_report runtime::shutdown() {
+  if (shut_down_) {
+    return {};
+  }
+  scheduler& s = scheduler::current();
+  if (s.runtime() != core_.get() || s.thread_index() != 0) {
+    throw runtime_error("runtime::shutdown() is called on the thread that created the runtime");
+  }
+  shutdown_report report;
+  // One thread after the other, so that destructors never run on two threads at once.
+  for (unsigned k = 1; k < size(); ++k) {
+    const unsigned before = core_->acknowledged.load();
+    core_->at(k).post({detail::message_kind::shutdown});
+    unsigned now = before;
+    while ((now = core_->acknowledged.load()) == before) {
+      core_->acknowledged.wait(before);
+    }
+    report.killed += now - before - 1;
+  }
+  if (s.has_messages()) {
+    s.drain_inbox();
+  }
+  report.killed += s.live_tasklets();
+  if (s.main_is_running()) {
+    s.destroy_all();
+  }
+  core_->request_stop();
+  for (std::thread& t : core_->threads) {
+    t.join();
+  }
+  while (s.has_messages()) {
+    s.drain_inbox();
+  }
+  (void)core_->take_failure();
+  detail::slow_paths.fetch_and(static_cast<std::uint8_t>(~detail::slow_threads));
+  s.join_runtime(nullptr, 0);
+  s.park_state.store(0);
+  shut_down_ = true;
+  detail::runtime_exists.store(false);
+  return report;
+}
+
+unsigned this_thread_index() noexcept {
+  scheduler* s = scheduler::existing();
+  return s != nullptr ? s->thread_index() : 0;
+}
+
+detail::move_awaiter move_to_thread(unsigned thread_index) {
+  return detail::move_awaiter(thread_index);
+}
+
+}  // namespace stackless

@@ -1,0 +1,80 @@
+#pragma once
+// runtime_core: the shared state of a stackless::runtime (ARCHITECTURE.md section 5): its
+// schedulers, the count of threads that are not parked, and the quiescence check that
+// tells run() that everything finished, or that everything is blocked (DL-5).
+//
+// Parking protocol. A thread with nothing to run sets its park_state to idle, leaves the
+// active count, looks at its inbox once more, and sleeps on park_state. A poster that finds
+// the target idle counts it active again *before* flipping it to running, so the count
+// can only reach zero when no thread runs and nobody is between posting and waking. The
+// thread that brings it to zero checks every inbox under a mutex; if all are empty, the
+// runtime is quiescent and the home thread (the one that created the runtime) is woken to
+// decide between "all done" and "deadlock".
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <stackless/detail/scheduler.hpp>
+
+namespace stackless::detail {
+
+class runtime_core {
+ public:
+  runtime_core(unsigned threads, bool work_stealing);
+
+  unsigned size() const noexcept { return static_cast<unsigned>(schedulers_.size()); }
+  scheduler& at(unsigned index) const noexcept { return *schedulers_[index]; }
+  void set(unsigned index, scheduler* s) noexcept { schedulers_[index] = s; }
+  bool work_stealing() const noexcept { return work_stealing_; }
+
+  /// idle parks the calling thread (scheduler `s`) until a message arrives (true), or until
+  /// the runtime stops (workers) or becomes quiescent (home thread) (false).
+  bool idle(scheduler& s);
+  /// wake makes a parked thread runnable again; called by post().
+  void wake(scheduler& s) noexcept;
+  /// others_busy: some other thread runs, or some message is in flight: a tasklet that
+  /// blocks now might still be woken (DL-5), so blocking is not a deadlock yet.
+  bool others_busy(const scheduler& s) const noexcept;
+  /// request_stop wakes every thread and makes workers leave their loop.
+  void request_stop() noexcept;
+  bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
+
+  /// record_failure keeps the first exception that escaped a tasklet of any thread;
+  /// take_failure hands it to runtime::run() on the home thread.
+  void record_failure(std::exception_ptr e);
+  std::exception_ptr take_failure();
+
+  /// place picks a thread for an unbound tasklet (round robin).
+  unsigned place() noexcept {
+    return next_place_.fetch_add(1, std::memory_order_relaxed) % size();
+  }
+
+  /// deadlock_report lists the blocked tasklets of every thread; only while quiescent.
+  std::string deadlock_report() const;
+  std::size_t live_tasklets() const noexcept;
+
+  std::vector<std::thread> threads;
+  std::atomic<unsigned> acknowledged{0};  // shutdown handshake
+
+ private:
+  void check_quiescent();
+  void reactivate(scheduler& s) noexcept;
+  void ask_for_work(scheduler& s);
+
+  std::vector<scheduler*> schedulers_;
+  std::atomic<int> active_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> quiescent_{false};
+  std::mutex check_mutex_;
+  std::mutex failure_mutex_;
+  std::exception_ptr failure_;
+  std::atomic<unsigned> next_place_{0};
+  bool work_stealing_;
+};
+
+}  // namespace stackless::detail

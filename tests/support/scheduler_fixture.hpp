@@ -1,0 +1,45 @@
+#pragma once
+// scheduler_fixture (STYLE.md 9.6.1): every channel, select and scheduler test runs on the
+// single scheduler (no locks: the single-scheduler fast path) and inside runtimes of 2, 4
+// and 8 threads (every channel locked, other threads parked and ready to be woken). The
+// test body is the same: its tasklets run on the calling thread, so exact interleavings still
+// hold; tests/threads/ checks what is specific to tasklets on several threads.
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+
+#include <stackless/runtime.hpp>
+
+namespace stackless_test {
+
+class scheduler_fixture : public ::testing::TestWithParam<unsigned> {
+ protected:
+  void SetUp() override {
+    if (GetParam() > 1) {
+      runtime_.emplace(stackless::runtime_options{.threads = GetParam()});
+    }
+  }
+  void TearDown() override {
+    if (runtime_) {
+      // The leak guard runs after this: a test that left tasklets must still fail.
+      EXPECT_EQ(runtime_->shutdown().killed, 0u) << "the test left tasklets alive";
+      runtime_.reset();
+    }
+  }
+
+  std::optional<stackless::runtime> runtime_;
+};
+
+inline std::string thread_count_name(const ::testing::TestParamInfo<unsigned>& info) {
+  return info.param == 1 ? "single" : std::to_string(info.param) + "threads";
+}
+
+}  // namespace stackless_test
+
+/// STACKLESS_SCHEDULER_SUITE(Suite): declares the fixture `Suite` for TEST_P(Suite, ...) and
+/// instantiates it for 1, 2, 4 and 8 threads.
+#define STACKLESS_SCHEDULER_SUITE(Suite)                                   \
+  class Suite : public ::stackless_test::scheduler_fixture {};           \
+  INSTANTIATE_TEST_SUITE_P(Threads, Suite, ::testing::Values(1u, 2u, 4u, 8u), \
+                           ::stackless_test::thread_count_name)
