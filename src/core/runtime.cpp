@@ -28,7 +28,8 @@ std::atomic<bool> runtime_exists{false};
 }  // namespace
 
 runtime_core::runtime_core(unsigned threads, bool work_stealing)
-    : schedulers_(threads, nullptr),
+    : size_(threads),
+      schedulers_(std::make_unique<std::atomic<scheduler*>[]>(threads)),
       active_(static_cast<int>(threads)),
       work_stealing_(work_stealing) {}
 
@@ -40,6 +41,9 @@ void runtime_core::reactivate(scheduler& s) noexcept {
 }
 
 void runtime_core::wake(scheduler& s) noexcept {
+  // Dekker with idle(): the message is stored before park_state is read here, park_state
+  // is stored before the inbox is read there; the fences forbid both reading stale values.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   if (s.park_state.load() != idle_state) {
     return;
   }
@@ -68,6 +72,7 @@ bool runtime_core::idle(scheduler& s) {
     }
     s.park_state.store(idle_state);
     const int left = active_.fetch_sub(1) - 1;
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     if (s.has_messages() || stopping() || (home && quiescent_.load())) {
       reactivate(s);
       continue;
@@ -84,43 +89,66 @@ void runtime_core::check_quiescent() {
   if (active_.load() != 0) {
     return;
   }
-  for (scheduler* s : schedulers_) {
-    if (s->has_messages()) {
-      return;
+  for (unsigned k = 0; k < size_; ++k) {
+    scheduler* s = get(k);
+    if (s == nullptr || s->has_messages()) {
+      return;  // nullptr: still starting, hence counted active
     }
   }
   if (active_.load() != 0) {
     return;
   }
   quiescent_.store(true);
-  wake(*schedulers_[0]);
+  wake(*get(0));
 }
 
 bool runtime_core::others_busy(const scheduler& s) const noexcept {
   if (active_.load() > 1) {
     return true;
   }
-  for (const scheduler* other : schedulers_) {
-    if (other != &s && other->has_messages()) {
+  for (unsigned k = 0; k < size_; ++k) {
+    const scheduler* other = get(k);
+    if (other != nullptr && other != &s && other->has_messages()) {
       return true;
     }
   }
   return false;
 }
 
+scheduler* runtime_core::idle_thread(const scheduler& s) const noexcept {
+  if (active_.load(std::memory_order_relaxed) >= static_cast<int>(size())) {
+    return nullptr;
+  }
+  for (unsigned k = 0; k < size_; ++k) {
+    scheduler* other = get(k);
+    if (other != nullptr && other != &s &&
+        other->park_state.load(std::memory_order_relaxed) == idle_state) {
+      return other;
+    }
+  }
+  return nullptr;
+}
+
 void runtime_core::request_stop() noexcept {
   stopping_.store(true, std::memory_order_release);
-  for (scheduler* s : schedulers_) {
-    wake(*s);
+  for (unsigned k = 0; k < size_; ++k) {
+    scheduler* s = get(k);
+    if (s != nullptr) {
+      wake(*s);
+    }
   }
 }
 
 void runtime_core::ask_for_work(scheduler& s) {
   scheduler* busiest = nullptr;
   std::uint32_t most = 2;  // a thread with one runnable tasklet (and main) keeps it
-  for (scheduler* other : schedulers_) {
+  for (unsigned k = 0; k < size_; ++k) {
+    scheduler* other = get(k);
+    if (other == nullptr || other == &s) {
+      continue;  // nullptr: a thread still starting
+    }
     const std::uint32_t load = other->load_hint.load(std::memory_order_relaxed);
-    if (other != &s && load > most) {
+    if (load > most) {
       busiest = other;
       most = load;
     }
@@ -146,7 +174,7 @@ std::exception_ptr runtime_core::take_failure() {
 std::string runtime_core::deadlock_report() const {
   std::string out;
   for (unsigned k = 0; k < size(); ++k) {
-    const std::string lines = schedulers_[k]->deadlock_report(nullptr, nullptr);
+    const std::string lines = get(k)->deadlock_report(nullptr, nullptr);
     if (lines.find("tasklet #") == std::string::npos) {
       continue;
     }
@@ -157,7 +185,8 @@ std::string runtime_core::deadlock_report() const {
 
 std::size_t runtime_core::live_tasklets() const noexcept {
   std::size_t n = 0;
-  for (const scheduler* s : schedulers_) {
+  for (unsigned k = 0; k < size_; ++k) {
+    const scheduler* s = get(k);
     n += s->live_tasklets();
   }
   return n;

@@ -27,9 +27,11 @@ class runtime_core {
  public:
   runtime_core(unsigned threads, bool work_stealing);
 
-  unsigned size() const noexcept { return static_cast<unsigned>(schedulers_.size()); }
-  scheduler& at(unsigned index) const noexcept { return *schedulers_[index]; }
-  void set(unsigned index, scheduler* s) noexcept { schedulers_[index] = s; }
+  unsigned size() const noexcept { return size_; }
+  scheduler& at(unsigned index) const noexcept { return *get(index); }
+  void set(unsigned index, scheduler* s) noexcept {
+    schedulers_[index].store(s, std::memory_order_release);
+  }
   bool work_stealing() const noexcept { return work_stealing_; }
 
   /// idle parks the calling thread (scheduler `s`) until a message arrives (true), or until
@@ -40,6 +42,8 @@ class runtime_core {
   /// others_busy: some other thread runs, or some message is in flight: a tasklet that
   /// blocks now might still be woken (DL-5), so blocking is not a deadlock yet.
   bool others_busy(const scheduler& s) const noexcept;
+  /// idle_thread: a parked thread other than `s`, if any (for work stealing).
+  scheduler* idle_thread(const scheduler& s) const noexcept;
   /// request_stop wakes every thread and makes workers leave their loop.
   void request_stop() noexcept;
   bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
@@ -66,7 +70,12 @@ class runtime_core {
   void reactivate(scheduler& s) noexcept;
   void ask_for_work(scheduler& s);
 
-  std::vector<scheduler*> schedulers_;
+  // nullptr while its thread starts; written once by that thread.
+  scheduler* get(unsigned index) const noexcept {
+    return schedulers_[index].load(std::memory_order_acquire);
+  }
+  unsigned size_;
+  std::unique_ptr<std::atomic<scheduler*>[]> schedulers_;
   std::atomic<int> active_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> quiescent_{false};

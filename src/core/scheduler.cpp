@@ -10,6 +10,7 @@
 #include <stackless/errors.hpp>
 #include <stackless/scheduler.hpp>
 #include <stackless/task.hpp>
+#include <stackless/tasklet_local.hpp>
 
 #include <stackless/detail/channel_core.hpp>
 #include <stackless/detail/frame_pool.hpp>
@@ -60,6 +61,7 @@ scheduler::scheduler() {
 
 scheduler::~scheduler() {
   destroy_all();
+  locals_destroy(&main_);
   if (main_.has_name) {
     forget_name_of(&main_);
   }
@@ -120,6 +122,7 @@ void scheduler::finish(tasklet_node* t) noexcept {
   }
   unregister(registry_, t);
   t->set_owner(nullptr);  // handles may outlive this thread's scheduler (TSK-14)
+  locals_destroy(t);
   running_ = nullptr;
   std::exception_ptr error = std::move(t->bomb);
   t->bomb = nullptr;
@@ -216,6 +219,14 @@ void scheduler::drive() {
     }
     running_ = next;
     ++switches_;
+    if (runtime_ != nullptr && (switches_ & 63) == 0) [[unlikely]] {
+      load_hint.store(static_cast<std::uint32_t>(runcount_), std::memory_order_relaxed);
+      if (runtime_->work_stealing() && runcount_ > 2) {
+        if (scheduler* idle = runtime_->idle_thread(*this)) {
+          share_work(idle->thread_index());  // a thread sleeps while this one has a queue
+        }
+      }
+    }
     if (slot_owner_ != nullptr && !limits_.total) [[unlikely]] {
       refill_budget();
     }
@@ -336,6 +347,7 @@ void scheduler::destroy(tasklet_node* t) noexcept {
   t->bomb = nullptr;
   unregister(registry_, t);
   t->set_owner(nullptr);
+  locals_destroy(t);
   t->frame().destroy();
 }
 

@@ -1,8 +1,11 @@
+#include <atomic>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include <stackless/errors.hpp>
 #include <stackless/tasklet.hpp>
+#include <stackless/tasklet_local.hpp>
 
 #include <stackless/detail/channel_core.hpp>
 #include <stackless/detail/frame_pool.hpp>
@@ -43,6 +46,97 @@ void forget_name_of(const tasklet_node* t) noexcept {
   name_table& table = names();
   std::lock_guard lock(table.mutex);
   table.names.erase(t);
+}
+
+// --- tasklet-local values ---------------------------------------------------------------
+
+namespace {
+struct local_value {
+  std::uint64_t key;
+  void* value;
+  void (*destroy)(void*);
+};
+struct locals_table {
+  std::mutex mutex;
+  std::unordered_map<const tasklet_node*, std::vector<local_value>> values;
+};
+locals_table& locals() {
+  static locals_table* table = new locals_table;  // usable during static destruction
+  return *table;
+}
+std::atomic<std::uint64_t> local_keys{1};
+}  // namespace
+
+std::uint64_t new_local_key() noexcept {
+  return local_keys.fetch_add(1, std::memory_order_relaxed);
+}
+
+void* local_find(const tasklet_node* t, std::uint64_t key) noexcept {
+  if (!t->has_locals) {
+    return nullptr;
+  }
+  locals_table& table = locals();
+  std::lock_guard lock(table.mutex);
+  auto it = table.values.find(t);
+  if (it == table.values.end()) {
+    return nullptr;
+  }
+  for (const local_value& v : it->second) {
+    if (v.key == key) {
+      return v.value;
+    }
+  }
+  return nullptr;
+}
+
+void local_store(tasklet_node* t, std::uint64_t key, void* value, void (*destroy)(void*)) {
+  locals_table& table = locals();
+  std::lock_guard lock(table.mutex);
+  table.values[t].push_back({key, value, destroy});
+  t->has_locals = true;
+}
+
+void local_erase(tasklet_node* t, std::uint64_t key) noexcept {
+  local_value found{0, nullptr, nullptr};
+  {
+    locals_table& table = locals();
+    std::lock_guard lock(table.mutex);
+    auto it = table.values.find(t);
+    if (it == table.values.end()) {
+      return;
+    }
+    auto& list = it->second;
+    for (auto v = list.begin(); v != list.end(); ++v) {
+      if (v->key == key) {
+        found = *v;
+        list.erase(v);
+        break;
+      }
+    }
+  }
+  if (found.value != nullptr) {
+    found.destroy(found.value);  // outside the lock: a destructor may use tasklet_local too
+  }
+}
+
+void locals_destroy(tasklet_node* t) noexcept {
+  if (!t->has_locals) {
+    return;
+  }
+  std::vector<local_value> list;
+  {
+    locals_table& table = locals();
+    std::lock_guard lock(table.mutex);
+    auto it = table.values.find(t);
+    if (it != table.values.end()) {
+      list = std::move(it->second);
+      table.values.erase(it);
+    }
+  }
+  t->has_locals = false;
+  for (const local_value& v : list) {
+    v.destroy(v.value);
+  }
 }
 
 void retain(tasklet_node* node) noexcept { count_up(node->refs); }
