@@ -30,29 +30,35 @@ std::atomic<bool> runtime_exists{false};
 runtime_core::runtime_core(unsigned threads, bool work_stealing)
     : size_(threads),
       schedulers_(std::make_unique<std::atomic<scheduler*>[]>(threads)),
+      park_(std::make_unique<std::atomic<int>[]>(threads)),
       active_(static_cast<int>(threads)),
       work_stealing_(work_stealing) {}
 
 void runtime_core::reactivate(scheduler& s) noexcept {
   int expected = idle_state;
-  if (s.park_state.compare_exchange_strong(expected, running_state)) {
+  if (park_[s.thread_index()].compare_exchange_strong(expected, running_state)) {
     active_.fetch_add(1);
   }
 }
 
-void runtime_core::wake(scheduler& s) noexcept {
-  // Dekker with idle(): the message is stored before park_state is read here, park_state
+void runtime_core::wake(scheduler& s) noexcept { wake(s.thread_index()); }
+
+void runtime_core::wake(unsigned index) noexcept {
+  // The parking word lives here, not in the scheduler: a woken worker may exit and free its
+  // scheduler before notify_one() returns.
+  std::atomic<int>& park = park_[index];
+  // Dekker with idle(): the message is stored before the parking word is read here, the word
   // is stored before the inbox is read there; the fences forbid both reading stale values.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (s.park_state.load() != idle_state) {
+  if (park.load() != idle_state) {
     return;
   }
   // Count it active before it runs, so that the count never reaches zero while a message
   // waits for a thread that is about to run.
   active_.fetch_add(1);
   int expected = idle_state;
-  if (s.park_state.compare_exchange_strong(expected, running_state)) {
-    s.park_state.notify_one();
+  if (park.compare_exchange_strong(expected, running_state)) {
+    park.notify_one();
   } else {
     active_.fetch_sub(1);  // someone else woke it
   }
@@ -70,7 +76,8 @@ bool runtime_core::idle(scheduler& s) {
     if (work_stealing_) {
       ask_for_work(s);
     }
-    s.park_state.store(idle_state);
+    std::atomic<int>& park = park_[s.thread_index()];
+    park.store(idle_state);
     const int left = active_.fetch_sub(1) - 1;
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (s.has_messages() || stopping() || (home && quiescent_.load())) {
@@ -80,7 +87,7 @@ bool runtime_core::idle(scheduler& s) {
     if (left == 0) {
       check_quiescent();
     }
-    s.park_state.wait(idle_state);
+    park.wait(idle_state);
   }
 }
 
@@ -122,7 +129,7 @@ scheduler* runtime_core::idle_thread(const scheduler& s) const noexcept {
   for (unsigned k = 0; k < size_; ++k) {
     scheduler* other = get(k);
     if (other != nullptr && other != &s &&
-        other->park_state.load(std::memory_order_relaxed) == idle_state) {
+        park_[k].load(std::memory_order_relaxed) == idle_state) {
       return other;
     }
   }
@@ -132,10 +139,7 @@ scheduler* runtime_core::idle_thread(const scheduler& s) const noexcept {
 void runtime_core::request_stop() noexcept {
   stopping_.store(true, std::memory_order_release);
   for (unsigned k = 0; k < size_; ++k) {
-    scheduler* s = get(k);
-    if (s != nullptr) {
-      wake(*s);
-    }
+    wake(k);
   }
 }
 
@@ -486,7 +490,6 @@ shutdown_report runtime::shutdown() {
   (void)core_->take_failure();
   detail::slow_paths.fetch_and(static_cast<std::uint8_t>(~detail::slow_threads));
   s.join_runtime(nullptr, 0);
-  s.park_state.store(0);
   shut_down_ = true;
   detail::runtime_exists.store(false);
   return report;

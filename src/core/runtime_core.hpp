@@ -3,8 +3,8 @@
 // schedulers, the count of threads that are not parked, and the quiescence check that
 // tells run() that everything finished, or that everything is blocked (DL-5).
 //
-// Parking protocol. A thread with nothing to run sets its park_state to idle, leaves the
-// active count, looks at its inbox once more, and sleeps on park_state. A poster that finds
+// Parking protocol. A thread with nothing to run sets its parking word to idle, leaves the
+// active count, looks at its inbox once more, and sleeps on it. A poster that finds
 // the target idle counts it active again *before* flipping it to running, so the count
 // can only reach zero when no thread runs and nobody is between posting and waking. The
 // thread that brings it to zero checks every inbox under a mutex; if all are empty, the
@@ -39,6 +39,7 @@ class runtime_core {
   bool idle(scheduler& s);
   /// wake makes a parked thread runnable again; called by post().
   void wake(scheduler& s) noexcept;
+  void wake(unsigned index) noexcept;
   /// others_busy: some other thread runs, or some message is in flight: a tasklet that
   /// blocks now might still be woken (DL-5), so blocking is not a deadlock yet.
   bool others_busy(const scheduler& s) const noexcept;
@@ -76,6 +77,7 @@ class runtime_core {
   }
   unsigned size_;
   std::unique_ptr<std::atomic<scheduler*>[]> schedulers_;
+  std::unique_ptr<std::atomic<int>[]> park_;  // per thread: 0 running, 1 parked
   std::atomic<int> active_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> quiescent_{false};

@@ -142,24 +142,23 @@ select_start select_begin(const waiter_list& cases, bool has_default, bool in_or
 
 std::size_t select_fired(tasklet_node* t) noexcept {
   // end_wait() left the completed registration first in `waiting` (see channel_core.hpp);
-  // with several threads the chain is whole and may still hold queued registrations.
+  // with several threads the chain is whole, and other threads may still be dropping some
+  // of its registrations: each status is read under its channel's lock.
+  const bool shared = threads_active();
   std::size_t fired = 0;
   for (waiter* w = t->waiting; w != nullptr; w = w->next_case) {
+    channel_core* c = w->channel;
+    if (shared) {
+      c->lock();
+    }
     if (w->status == wait_status::pending) {
-      channel_core* c = w->channel;
-      const bool shared = threads_active();
-      if (shared) {
-        c->lock();
-      }
-      if (w->status == wait_status::pending) {
-        c->unregister(*w);
-        w->status = wait_status::dropped;
-      }
-      if (shared) {
-        c->unlock();
-      }
+      c->unregister(*w);
+      w->status = wait_status::dropped;
     } else if (w->status != wait_status::dropped) {
       fired = w->case_index;
+    }
+    if (shared) {
+      c->unlock();
     }
   }
   t->waiting = nullptr;

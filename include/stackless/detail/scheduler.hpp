@@ -243,8 +243,6 @@ class scheduler {
   bool is_watchdog(const tasklet_node* t) const noexcept;
   /// live_tasklets: tasklets registered here (main excluded).
   std::size_t live_tasklets() const noexcept;
-  /// Parking state for the runtime: 0 running, 1 idle (waited on with atomic wait).
-  std::atomic<int> park_state{0};
   /// A guess of the runnable tasklets, for work stealing (read by other threads).
   std::atomic<std::uint32_t> load_hint{0};
 
