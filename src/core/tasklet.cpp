@@ -142,6 +142,19 @@ void locals_destroy(tasklet_node* t) noexcept {
 void retain(tasklet_node* node) noexcept { count_up(node->refs); }
 
 void release(tasklet_node* node) noexcept {
+  // Everything about the node is read before the decrement: after it, another thread may
+  // drop the last reference and free the node.
+  scheduler* const home = node->owner();
+  scheduler* const here = scheduler::existing();
+  if (home != nullptr && home != here && home->runtime() != nullptr) {
+    // Another thread's live tasklet: the TSK-15 check below must run on its own thread. The
+    // reference travels with the message and is dropped there.
+    home->post({message_kind::release, node});
+    return;
+  }
+  // On the owning thread the frame can only be destroyed by this thread, so while it exists
+  // its own reference keeps the node alive.
+  const bool frame_alive = home != nullptr && home == here && node->has_frame;
   const std::uint32_t before = count_down(node->refs);
   if (before == 1) {
     if (!node->is_main) {
@@ -154,22 +167,9 @@ void release(tasklet_node* node) noexcept {
     }
     return;
   }
-  if (before == 2) {
-    scheduler* home = node->owner();
-    if (home == nullptr) {
-      return;  // finished or destroyed
-    }
-    if (home != scheduler::existing()) {
-      if (home->runtime() != nullptr) {
-        retain(node);  // the TSK-15 check below must run on the tasklet's own thread
-        home->post({message_kind::release, node});
-      }
-      return;
-    }
-    if (node->has_frame && node->alive && node->where == place::none) {
-      // Only the frame's own reference is left: no handle can ever insert it again.
-      home->orphaned(node);
-    }
+  if (before == 2 && frame_alive && node->alive && node->where == place::none) {
+    // Only the frame's own reference is left: no handle can ever insert it again.
+    home->orphaned(node);
   }
 }
 
@@ -229,7 +229,9 @@ tasklet_node* tasklet::checked() const {
   return node_;
 }
 
-bool tasklet::alive() const { return checked()->alive; }
+// A tasklet is alive exactly while it has an owner; reading that atomic, not the flag, keeps
+// alive() safe to call from another thread.
+bool tasklet::alive() const { return checked()->owner() != nullptr; }
 bool tasklet::blocked() const { return checked()->where == place::channel; }
 bool tasklet::scheduled() const { return checked()->where != place::none; }
 bool tasklet::paused() const { return checked()->alive && node_->where == place::none; }
@@ -346,18 +348,21 @@ detail::switch_awaiter tasklet::deliver(std::exception_ptr e, bool pending, bool
   tasklet_node* n = checked();
   detail::switch_awaiter done(nullptr, detail::switch_awaiter::mode::after_throw);
   scheduler& s = scheduler::current();
-  if (scheduler* home = n->owner(); home != nullptr && home != &s) {
+  scheduler* home = n->owner();
+  if (home == nullptr) {
+    // Finished or destroyed (an owner is cleared exactly then): no flag of the node is read,
+    // since its last thread may still be writing them.
+    if (is_exit) {
+      return done;  // EXC-6: killing a finished tasklet does nothing
+    }
+    throw runtime_error("You cannot throw to a dead tasklet");
+  }
+  if (home != &s) {
     // Another thread's tasklet: raised there, when its thread gets to it (THR-2); a
     // tasklet that has finished by then ignores it.
     detail::retain(n);
     home->post({detail::message_kind::deliver, n, std::move(e)});
     return done;
-  }
-  if (!n->alive) {
-    if (is_exit) {
-      return done;  // EXC-6: killing a finished tasklet does nothing
-    }
-    throw runtime_error("You cannot throw to a dead tasklet");
   }
   if (n == s.running()) {
     std::rethrow_exception(e);  // EXC-3: raised right here in the caller

@@ -60,8 +60,10 @@ struct tasklet_node {
   bool bound : 1 = false;     // bound to its thread: work stealing leaves it there
   bool has_locals : 1 = false;  // it has tasklet-local values (a side table)
 
-  scheduler* owner() const noexcept { return home.load(std::memory_order_relaxed); }
-  void set_owner(scheduler* s) noexcept { home.store(s, std::memory_order_relaxed); }
+  // Acquire/release: a thread that sees the owner cleared (the tasklet finished) also sees
+  // its final state (alive == false).
+  scheduler* owner() const noexcept { return home.load(std::memory_order_acquire); }
+  void set_owner(scheduler* s) noexcept { home.store(s, std::memory_order_release); }
 
   std::coroutine_handle<> frame() const noexcept;
 };
