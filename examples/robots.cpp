@@ -4,14 +4,19 @@
 // yields. Same seed, same result.
 //
 //   robots [--robots N] [--width W] [--height H] [--rounds R] [--seed S] [--preemptive K]
-//          [--csv]
+//          [--threads T] [--csv]
 //
+// --threads T runs the robots on a stackless::runtime of T threads. The arena is split into T
+// bands of rows and the robots into T groups, group k playing in band k on thread k (a
+// deterministic domain decomposition): the result for a seed and T is the same on every
+// run. Claims are atomic, since bands share the bitmap words at their borders.
 // --csv prints B4 of BENCHMARKS.md as CSV (impl,bench,param,metric,value,unit) instead.
 // --preemptive K drives the scheduler with the watchdog, as the original did with
 // stackless.run(n): run(K) interrupts after K preemption points, main re-inserts the
 // interrupted robot, and a robot plays inside an atomic section so that no interrupt falls
 // between looking at a chair and taking it.
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -19,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +54,13 @@ class arena {
     const bool free = (word & bit) == 0;
     word |= bit;
     return free;
+  }
+  /// claim_shared is claim() for robots on several threads: one atomic test-and-set.
+  bool claim_shared(std::uint64_t x, std::uint64_t y) {
+    const std::uint64_t cell = y * width_ + x;
+    const std::uint64_t bit = std::uint64_t{1} << (cell % 64);
+    std::atomic_ref<std::uint64_t> word(bits_[cell / 64]);
+    return (word.fetch_or(bit, std::memory_order_relaxed) & bit) == 0;
   }
 
   std::uint64_t taken() const {
@@ -84,22 +97,42 @@ struct options {
   std::uint64_t rounds = 10;
   std::uint64_t seed = 1;
   std::uint64_t preemptive = 0;
+  unsigned threads = 1;
   bool csv = false;
 };
 
+// The rows a robot plays in: all of them, or its thread's band.
+struct band {
+  std::uint64_t first_row;
+  std::uint64_t rows;
+};
+
 stackless::tasklet robot(arena* field, std::uint32_t* points, std::uint64_t rounds,
-                         std::uint64_t seed, bool preemptive) {
+                         std::uint64_t seed, bool preemptive, band rows, bool shared) {
   random64 random{seed};
   for (std::uint64_t round = 0; round < rounds; ++round) {
+    const std::uint64_t x = random.below(field->width());
+    const std::uint64_t y = rows.first_row + random.below(rows.rows);
     if (preemptive) {
       co_await stackless::tick();  // thinking: the watchdog may interrupt here
       stackless::atomic playing;   // looking and taking is one step
-      *points += field->claim(random.below(field->width()), random.below(field->height()));
+      *points += field->claim(x, y);
+    } else if (shared) {
+      *points += field->claim_shared(x, y);
     } else {
-      *points += field->claim(random.below(field->width()), random.below(field->height()));
+      *points += field->claim(x, y);
     }
     co_await stackless::schedule();
   }
+}
+
+// Creates group k's robots on the thread it runs on, so that they start there.
+stackless::tasklet start_group(arena* field, std::uint32_t* points, const options* o,
+                               std::uint64_t first, std::uint64_t last, band rows) {
+  for (std::uint64_t id = first; id < last; ++id) {
+    robot(field, &points[id], o->rounds, o->seed * 0x100000001b3ULL + id, false, rows, true);
+  }
+  co_return;
 }
 
 long peak_rss_kib() {
@@ -164,8 +197,9 @@ options parse(int argc, char** argv) {
     } else if (std::strcmp(flag, "--preemptive") == 0) {
       o.preemptive = number(flag, value, 1);
     } else if (std::strcmp(flag, "--threads") == 0) {
-      if (number(flag, value, 1) != 1) {
-        usage("--threads: the multi-core runtime is not yet supported; only 1 thread");
+      o.threads = static_cast<unsigned>(number(flag, value, 1));
+      if (o.threads > 256) {
+        usage("--threads: at most 256");
       }
     } else {
       std::string message = std::string("unknown option: ") + flag;
@@ -178,6 +212,12 @@ options parse(int argc, char** argv) {
   }
   if (o.robots > (std::uint64_t{1} << 26)) {
     usage("--robots: at most 67,108,864");
+  }
+  if (o.threads > 1 && o.preemptive != 0) {
+    usage("--preemptive is one thread's watchdog: it cannot be combined with --threads");
+  }
+  if (o.threads > o.height) {
+    usage("--threads: at most one thread per row of the arena");
   }
   return o;
 }
@@ -192,13 +232,28 @@ int main(int argc, char** argv) {
   const auto setup_start = clock::now();
   arena field(o.width, o.height);
   std::vector<std::uint32_t> points(o.robots, 0);
-  for (std::uint64_t id = 0; id < o.robots; ++id) {
-    robot(&field, &points[id], o.rounds, o.seed * 0x100000001b3ULL + id, o.preemptive != 0);
+  std::optional<stackless::runtime> threads;
+  if (o.threads > 1) {
+    threads.emplace(stackless::runtime_options{.threads = o.threads});
+    for (unsigned k = 0; k < o.threads; ++k) {
+      const band rows{o.height * k / o.threads,
+                      o.height * (k + 1) / o.threads - o.height * k / o.threads};
+      threads->spawn(start_group(&field, points.data(), &o, o.robots * k / o.threads,
+                                 o.robots * (k + 1) / o.threads, rows),
+                     k);
+    }
+  } else {
+    for (std::uint64_t id = 0; id < o.robots; ++id) {
+      robot(&field, &points[id], o.rounds, o.seed * 0x100000001b3ULL + id, o.preemptive != 0,
+            band{0, o.height}, false);
+    }
   }
   const auto sim_start = clock::now();
 
   std::uint64_t interrupts = 0;
-  if (o.preemptive != 0) {
+  if (threads) {
+    threads->run();  // the robots are created on their threads, then play there
+  } else if (o.preemptive != 0) {
     while (stackless::getruncount() > 1) {
       if (stackless::tasklet t = stackless::run(o.preemptive, {.soft = false, .total = true})) {
         ++interrupts;
@@ -243,13 +298,15 @@ int main(int argc, char** argv) {
       std::chrono::duration<double, std::milli>(sim_start - setup_start).count();
   const double sim_ms = std::chrono::duration<double, std::milli>(sim_stop - sim_start).count();
   if (o.csv) {
-    const auto n = static_cast<unsigned long long>(o.robots);
+    // One thread: B4 with the robot count as its parameter; T threads: B4T with T.
+    const auto n = static_cast<unsigned long long>(o.threads > 1 ? o.threads : o.robots);
+    const char* bench = o.threads > 1 ? "B4T" : "B4";
     std::printf("impl,bench,param,metric,value,unit\n");
-    std::printf("stackless,B4,%llu,total,%.1f,ms\n", n, setup_ms + sim_ms);
-    std::printf("stackless,B4,%llu,setup,%.1f,ms\n", n, setup_ms);
-    std::printf("stackless,B4,%llu,simulation,%.1f,ms\n", n, sim_ms);
-    std::printf("stackless,B4,%llu,peak_rss,%.1f,MiB\n", n, peak_rss_kib() / 1024.0);
-    std::printf("stackless,B4,%llu,points,%llu,points\n", n,
+    std::printf("stackless,%s,%llu,total,%.1f,ms\n", bench, n, setup_ms + sim_ms);
+    std::printf("stackless,%s,%llu,setup,%.1f,ms\n", bench, n, setup_ms);
+    std::printf("stackless,%s,%llu,simulation,%.1f,ms\n", bench, n, sim_ms);
+    std::printf("stackless,%s,%llu,peak_rss,%.1f,MiB\n", bench, n, peak_rss_kib() / 1024.0);
+    std::printf("stackless,%s,%llu,points,%llu,points\n", bench, n,
                 static_cast<unsigned long long>(total));
     return 0;
   }
@@ -257,6 +314,10 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(o.robots), static_cast<unsigned long long>(o.width),
               static_cast<unsigned long long>(o.height), static_cast<unsigned long long>(o.rounds),
               static_cast<unsigned long long>(o.seed));
+  if (o.threads > 1) {
+    std::printf("threads %u: the arena in %u bands of rows, robots in %u groups\n", o.threads,
+                o.threads, o.threads);
+  }
   std::printf("total points: %llu (chairs taken: %llu)\n", static_cast<unsigned long long>(total),
               static_cast<unsigned long long>(taken));
   std::printf("winning score: %u, shared by %zu robots\n", best, winners.size());
