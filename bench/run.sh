@@ -1,14 +1,17 @@
-#!/ usr / bin / env bash
-#make bench : builds the benchmarks(release preset), runs each stackless program and each
-#peer(Go, Boost.Fiber, OS threads) 5 times, and prints the medians side by side with the
-#ratios peer / stackless(> 1 : stackless is faster or smaller; for throughput and speedup,
-#stackless / peer).Writes every run to bench / results / runs.csv and the medians to
-#bench / results / medians.csv, plus a chart(bench / results / ratios.png) when gnuplot is
-#installed.Go(golang - go), Boost.Fiber(libboost - fiber - dev) and gnuplot are installed
-#when missing and we are root; otherwise those peers are skipped with a note.
-#bench / run.sh[--runs N][--smoke]
-set - euo pipefail cd "$(dirname " $0 ")/.." runs = 5 smoke = "" while[$ # - gt 0];
-do
+#!/usr/bin/env bash
+# make bench: builds the benchmarks (release preset), runs each stackless program and each
+# peer (Go, Boost.Fiber, OS threads) 5 times, and prints the medians side by side with the
+# ratios peer/stackless (> 1: stackless is faster or smaller; for throughput and speedup,
+# stackless/peer). Writes every run to bench/results/runs.csv and the medians to
+# bench/results/medians.csv, plus a chart (bench/results/ratios.png) when gnuplot is
+# installed. Go (golang-go), Boost.Fiber (libboost-fiber-dev) and gnuplot are installed
+# when missing and we are root; otherwise those peers are skipped with a note.
+#   bench/run.sh [--runs N] [--smoke]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=5
+smoke=""
+while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
     --smoke) smoke=--smoke; shift ;;
@@ -70,60 +73,61 @@ else
   echo "note: Boost.Fiber peers skipped (libboost-fiber-dev is not installed; run as root)"
 fi
 
-#Medians per(impl, bench, param, metric), then a table : stackless beside each peer.
+# Medians per (impl, bench, param, metric), then a table: stackless beside each peer.
 awk -F, 'NR > 1 { key = $1 "," $2 "," $3 "," $4 "," $6; v[key] = v[key] " " $5 }
   END {
     for (k in v) {
       n = split(v[k], a, " ")
       for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-      m = (n % 2) ? a[(n + 1) / 2] :
-    (a[n / 2] + a[n / 2 + 1]) / 2 split(k, f, ",") print f[1] "," f[2] "," f[3] "," f[4] "," m
-                                                                                         "," f[5]
-  }
-  }
-  ' "$results/runs.csv" | sort -t, -k2,2 -k3,3n -k4,4 -k1,1 >"$results/medians.csv"
+      m = (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+      split(k, f, ",")
+      print f[1] "," f[2] "," f[3] "," f[4] "," m "," f[5]
+    }
+  }' "$results/runs.csv" | sort -t, -k2,2 -k3,3n -k4,4 -k1,1 >"$results/medians.csv"
 
 echo
 printf "%-4s %-8s %-15s %11s %11s %7s %11s %7s %11s %7s  %s\n" \
   bench param metric stackless go go/us fiber fiber/us threads thr/us unit
 awk -F, '{ val[$1 "," $2 "," $3 "," $4] = $5; unit[$2 "," $3 "," $4] = $6; keys[$2 "," $3 "," $4] = 1 }
   function ratio(ours, peer, metric) {
-    if (ours == "" || peer == "" || ours <= 0 || peer <= 0)
-      return "-" return sprintf(
-          "%.1fx", (metric == "throughput" || metric == "speedup") ? ours / peer : peer / ours)
+    if (ours == "" || peer == "" || ours <= 0 || peer <= 0) return "-"
+    return sprintf("%.1fx", (metric == "throughput" || metric == "speedup") ? ours / peer : peer / ours)
   }
-  function show(v){return v == "" ? "-" : v} END {
+  function show(v) { return v == "" ? "-" : v }
+  END {
     for (k in keys) {
-      split(k, f, ",") ours = val["stackless," k] printf "%-4s %-8s %-15s %11s", f[1], f[2], f[3],
-                       show(ours) n =
-                           split("go boost_fiber threads", peers, " ") for (i = 1; i <= n; i++){
-                               peer = val[peers[i] "," k] printf " %11s %7s", show(peer),
-                               ratio(ours, peer, f[3])} printf "  %s\n",
-                       unit[k]
+      split(k, f, ",")
+      ours = val["stackless," k]
+      printf "%-4s %-8s %-15s %11s", f[1], f[2], f[3], show(ours)
+      n = split("go boost_fiber threads", peers, " ")
+      for (i = 1; i <= n; i++) {
+        peer = val[peers[i] "," k]
+        printf " %11s %7s", show(peer), ratio(ours, peer, f[3])
+      }
+      printf "  %s\n", unit[k]
     }
-  }
-  ' "$results/medians.csv" | sort -k1,1 -k2,2n -k3,3 echo echo
-          "medians of $runs runs: $results/medians.csv (all runs: $results/runs.csv)"
+  }' "$results/medians.csv" | sort -k1,1 -k2,2n -k3,3
+echo
+echo "medians of $runs runs: $results/medians.csv (all runs: $results/runs.csv)"
 
-          if command -
-          v gnuplot >
-      / dev / null 2 > &1;
-  then awk - F, '{ val[$1 "," $2 "," $3 "," $4] = $5 } END {
-    for (k in val) {
-      split(k, f, ",");
-      key = f[2] "," f[3] "," f[4] if (f[1] != "stackless" && val["stackless," key] > 0 &&
-                                       f[4] != "throughput" && f[4] != "speedup") printf
-          "\"%s %s %s %s\" %f\n",
-      f[1], f[2], f[3], f[4], val[k] / val["stackless," key]
-    }
-  }
-  ' \
-    "$results/medians.csv" | sort >"$results/ratios.dat" gnuplot
-      << GNUPLOT set terminal pngcairo size 1100,
-      600 noenhanced set output
-          "$results/ratios.png" set title
-          "peer / stackless (higher: stackless faster or smaller), medians of $runs runs" set style
-              fill solid set boxwidth 0.6 set logscale y set xtics rotate by -
-          30 set grid ytics plot "$results/ratios.dat" using 0 : 2
-      : xtic(1) with boxes notitle GNUPLOT echo "chart: $results/ratios.png" else echo
-        "note: no chart (gnuplot is not installed; run as root to install it)" fi
+if command -v gnuplot >/dev/null 2>&1; then
+  awk -F, '{ val[$1 "," $2 "," $3 "," $4] = $5 }
+    END { for (k in val) { split(k, f, ","); key = f[2] "," f[3] "," f[4]
+      if (f[1] != "stackless" && val["stackless," key] > 0 && f[4] != "throughput" && f[4] != "speedup")
+        printf "\"%s %s %s %s\" %f\n", f[1], f[2], f[3], f[4], val[k] / val["stackless," key] } }' \
+    "$results/medians.csv" | sort >"$results/ratios.dat"
+  gnuplot <<GNUPLOT
+set terminal pngcairo size 1100,600 noenhanced
+set output "$results/ratios.png"
+set title "peer / stackless (higher: stackless faster or smaller), medians of $runs runs"
+set style fill solid
+set boxwidth 0.6
+set logscale y
+set xtics rotate by -30
+set grid ytics
+plot "$results/ratios.dat" using 0:2:xtic(1) with boxes notitle
+GNUPLOT
+  echo "chart: $results/ratios.png"
+else
+  echo "note: no chart (gnuplot is not installed; run as root to install it)"
+fi

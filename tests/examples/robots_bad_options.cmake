@@ -1,17 +1,13 @@
-#Bad options are refused with a clear message and exit status 2.
-foreach (args
-         "--robots;0"
-         "--width;abc"
-         "--rounds;-3"
-         "--bogus;1"
-         "--robots"
-         "--threads;0"
-         "--threads;1000"
-         "--threads;2;--preemptive;3"
-         "--threads;3;--height;2"
-         "--width;2000000")
-execute_process(COMMAND ${PROGRAM} ${
-    args} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE status) if (NOT status EQUAL 2)
+# Bad options are refused with a clear message and exit status 2.
+foreach(args "--robots;0" "--width;abc" "--rounds;-3" "--bogus;1" "--robots" "--threads;0"
+             "--threads;1000" "--threads;2;--preemptive;3" "--threads;3;--height;2"
+             "--width;2000000")
+  execute_process(COMMAND ${PROGRAM} ${args} OUTPUT_VARIABLE out ERROR_VARIABLE err
+                  RESULT_VARIABLE status)
+  if(NOT status EQUAL 2)
     message(FATAL_ERROR "robots ${args}: exit status ${status}, expected 2")
-        endif() if (NOT err MATCHES "^robots: .*\nusage: robots")
-            message(FATAL_ERROR "robots ${args}: unclear message:\n${err}") endif() endforeach()
+  endif()
+  if(NOT err MATCHES "^robots: .*\nusage: robots")
+    message(FATAL_ERROR "robots ${args}: unclear message:\n${err}")
+  endif()
+endforeach()
