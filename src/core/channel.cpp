@@ -24,14 +24,13 @@ channel_core::~channel_core() {
   for (waiter_queue* q : {&senders_, &receivers_}) {
     while (waiter* w = q->head) {
       tasklet_node* t = w->tasklet;
-      std::exception_ptr error =
-          t->is_main ? std::make_exception_ptr(
-                           runtime_error("the channel main was waiting on was destroyed"))
-                     : std::make_exception_ptr(tasklet_exit{});
+      std::exception_ptr error = t->is_main ? std::make_exception_ptr(runtime_error(
+                                                  "the channel main was waiting on was destroyed"))
+                                            : std::make_exception_ptr(tasklet_exit{});
       q->unlink(w);
       w->status = wait_status::dropped;
       if (shared) {
-        if (claim(t)) {
+        if (claim_for(*w)) {
           wake_claimed(t, std::move(error));
         }
         continue;
@@ -47,6 +46,24 @@ void channel_core::unregister(waiter& w) noexcept { queue_for(w.dir).unlink(&w);
 
 bool cancel_wait(tasklet_node* t) noexcept {
   if (threads_active()) {
+    waiter* first = t->waiting;
+    if (first != nullptr && !first->in_select) {
+      // A lone registration: whoever holds the lock first, a partner or we, decides.
+      channel_core* c = first->channel;
+      c->lock();
+      const bool queued = first->status == wait_status::pending;
+      if (queued) {
+        c->unregister(*first);
+        first->status = wait_status::dropped;
+      }
+      c->unlock();
+      if (!queued) {
+        return false;  // completed: its wake-up is on the way
+      }
+      t->waiting = nullptr;
+      t->where = place::none;
+      return true;
+    }
     if (!claim(t)) {
       return false;
     }
@@ -91,7 +108,7 @@ namespace {
 int claimable(const waiter_queue& q) noexcept {
   int n = 0;
   for (const waiter* w = q.head; w != nullptr; w = w->next) {
-    n += w->tasklet->wait_claim.load(std::memory_order_acquire) == 0 ? 1 : 0;
+    n += stale(*w) ? 0 : 1;
   }
   return n;
 }
@@ -110,7 +127,7 @@ bool channel_core::shared_closed() const noexcept {
 waiter* channel_core::take_partner(waiter_queue& q) noexcept {
   while (waiter* p = q.head) {
     q.unlink(p);
-    if (claim(p->tasklet)) {
+    if (claim_for(*p)) {
       return p;
     }
     p->status = wait_status::dropped;  // its tasklet's wait was completed elsewhere
@@ -121,7 +138,7 @@ waiter* channel_core::take_partner(waiter_queue& q) noexcept {
 void channel_core::drop_stale(direction d) noexcept {
   waiter_queue& q = queue_for(d);
   while (waiter* p = q.head) {
-    if (p->tasklet->wait_claim.load(std::memory_order_acquire) == 0) {
+    if (!stale(*p)) {
       return;
     }
     q.unlink(p);
@@ -250,7 +267,7 @@ void channel_core::close() noexcept {
       receivers_.unlink(w);
       tasklet_node* t = w->tasklet;
       if (shared) {
-        if (!claim(t)) {
+        if (!claim_for(*w)) {
           w->status = wait_status::dropped;
           continue;
         }

@@ -1,6 +1,5 @@
-#include <stackless/runtime.hpp>
-
 #include <algorithm>
+#include <chrono>
 #include <latch>
 #include <sstream>
 #include <stdexcept>
@@ -10,6 +9,7 @@
 #include <vector>
 
 #include <stackless/errors.hpp>
+#include <stackless/runtime.hpp>
 #include <stackless/scheduler.hpp>
 
 #include <stackless/detail/channel_core.hpp>
@@ -31,8 +31,12 @@ runtime_core::runtime_core(unsigned threads, bool work_stealing)
     : size_(threads),
       schedulers_(std::make_unique<std::atomic<scheduler*>[]>(threads)),
       park_(std::make_unique<std::atomic<int>[]>(threads)),
-      active_(static_cast<int>(threads)),
-      work_stealing_(work_stealing) {}
+      active_(1),  // the home thread; the others start parked
+      work_stealing_(work_stealing) {
+  for (unsigned k = 1; k < threads; ++k) {
+    park_[k].store(idle_state, std::memory_order_relaxed);
+  }
+}
 
 void runtime_core::reactivate(scheduler& s) noexcept {
   int expected = idle_state;
@@ -66,29 +70,56 @@ void runtime_core::wake(unsigned index) noexcept {
 
 bool runtime_core::idle(scheduler& s) {
   const bool home = s.thread_index() == 0;
+  std::atomic<int>& park = park_[s.thread_index()];
   for (;;) {
     if (s.has_messages()) {
+      reactivate(s);
       return true;
     }
     if (home ? quiescent_.exchange(false) : stopping()) {
+      reactivate(s);
       return false;
     }
     if (work_stealing_) {
       ask_for_work(s);
     }
-    std::atomic<int>& park = park_[s.thread_index()];
-    park.store(idle_state);
-    const int left = active_.fetch_sub(1) - 1;
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (s.has_messages() || stopping() || (home && quiescent_.load())) {
-      reactivate(s);
-      continue;
+    // Leave the active count first, then spin: a thread that only waits for messages must
+    // not make DL-5 think it may still wake somebody.
+    int expected = running_state;
+    if (park.compare_exchange_strong(expected, idle_state)) {
+      const int left = active_.fetch_sub(1) - 1;
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      if (left == 0) {
+        check_quiescent();
+      }
     }
-    if (left == 0) {
-      check_quiescent();
+    if (spin_for_messages(s) || park.load() != idle_state || stopping() ||
+        (home && quiescent_.load())) {
+      continue;
     }
     park.wait(idle_state);
   }
+}
+
+bool runtime_core::spin_for_messages(const scheduler& s) const noexcept {
+  // A partner on another core usually answers within a microsecond or two: watching the
+  // inbox for a few microseconds first spares both threads the futex sleep and wake-up. The
+  // spin is bounded, so an idle runtime still sleeps at once after it.
+  constexpr int rounds = 64;
+  const auto until = std::chrono::steady_clock::now() + spin_limit;
+  do {
+    for (int i = 0; i < rounds; ++i) {
+      if (s.has_messages()) {
+        return true;
+      }
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+  } while (!stopping() && !quiescent_.load(std::memory_order_relaxed) &&
+           park_[s.thread_index()].load(std::memory_order_relaxed) == idle_state &&
+           std::chrono::steady_clock::now() < until);
+  return s.has_messages();
 }
 
 void runtime_core::check_quiescent() {
@@ -128,8 +159,7 @@ scheduler* runtime_core::idle_thread(const scheduler& s) const noexcept {
   }
   for (unsigned k = 0; k < size_; ++k) {
     scheduler* other = get(k);
-    if (other != nullptr && other != &s &&
-        park_[k].load(std::memory_order_relaxed) == idle_state) {
+    if (other != nullptr && other != &s && park_[k].load(std::memory_order_relaxed) == idle_state) {
       return other;
     }
   }
@@ -221,6 +251,7 @@ void worker_loop(runtime_core* core, unsigned index, std::latch* ready) {
   ready->count_down();
   for (;;) {
     if (s.has_messages()) {
+      core->reactivate(s);  // counted active before it runs anything
       s.drain_inbox();
     }
     if (s.runcount() > 1) {
@@ -242,9 +273,7 @@ class registration_locks {
  public:
   explicit registration_locks(tasklet_node* t) {
     for (waiter* w = t->waiting; w != nullptr; w = w->next_case) {
-      if (w->status == wait_status::pending) {
-        channels_.push_back(w->channel);
-      }
+      channels_.push_back(w->channel);  // all of them: statuses are read under these locks
     }
     std::sort(channels_.begin(), channels_.end());
     channels_.erase(std::unique(channels_.begin(), channels_.end()), channels_.end());
@@ -300,6 +329,8 @@ using detail::place;
 using detail::runtime_core;
 using detail::scheduler;
 using detail::tasklet_node;
+using detail::wait_status;
+using detail::waiter;
 
 runtime::runtime(runtime_options options) {
   scheduler& s = scheduler::current();
@@ -388,17 +419,21 @@ void runtime::bind_thread(const tasklet& t, unsigned thread_index) {
     return;
   }
   while (n->where == place::channel) {
-    detail::registration_locks locks(n);
-    if (n->wait_claim.load(std::memory_order_acquire) == 0) {
-      // Partners read the owner under these locks: they will post its wake-up to target,
-      // after the arrival posted here.
-      s.give_away(n, &target, true);
-      return;
+    {
+      detail::registration_locks locks(n);
+      waiter* first = n->waiting;
+      const bool completed = first->in_select ? n->wait_claim.load(std::memory_order_acquire) != 0
+                                              : first->status != wait_status::pending;
+      if (!completed) {
+        // Partners read the owner under these locks: they will post its wake-up to target,
+        // after the arrival posted here.
+        s.give_away(n, &target, true);
+        return;
+      }
     }
-    // Claimed: its wake-up is already in this thread's inbox (posted under the lock).
-    if (detail::threads_active()) {
-      s.drain_inbox();
-    }
+    // Completed: its wake-up was posted to this thread under the lock; take it in (with the
+    // locks released: other messages may need them).
+    s.drain_inbox();
   }
   s.give_away(n, &target, true);
 }

@@ -4,7 +4,8 @@
 // tells run() that everything finished, or that everything is blocked (DL-5).
 //
 // Parking protocol. A thread with nothing to run sets its parking word to idle, leaves the
-// active count, looks at its inbox once more, and sleeps on it. A poster that finds
+// active count, watches its inbox for a few microseconds, and sleeps on the word. Threads
+// other than the home thread start parked. A poster that finds
 // the target idle counts it active again *before* flipping it to running, so the count
 // can only reach zero when no thread runs and nobody is between posting and waking. The
 // thread that brings it to zero checks every inbox under a mutex; if all are empty, the
@@ -12,6 +13,7 @@
 // decide between "all done" and "deadlock".
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -45,6 +47,8 @@ class runtime_core {
   bool others_busy(const scheduler& s) const noexcept;
   /// idle_thread: a parked thread other than `s`, if any (for work stealing).
   scheduler* idle_thread(const scheduler& s) const noexcept;
+  /// reactivate counts `s` (the calling thread) active again if it was parked.
+  void reactivate(scheduler& s) noexcept;
   /// request_stop wakes every thread and makes workers leave their loop.
   void request_stop() noexcept;
   bool stopping() const noexcept { return stopping_.load(std::memory_order_acquire); }
@@ -55,9 +59,7 @@ class runtime_core {
   std::exception_ptr take_failure();
 
   /// place picks a thread for an unbound tasklet (round robin).
-  unsigned place() noexcept {
-    return next_place_.fetch_add(1, std::memory_order_relaxed) % size();
-  }
+  unsigned place() noexcept { return next_place_.fetch_add(1, std::memory_order_relaxed) % size(); }
 
   /// deadlock_report lists the blocked tasklets of every thread; only while quiescent.
   std::string deadlock_report() const;
@@ -68,7 +70,8 @@ class runtime_core {
 
  private:
   void check_quiescent();
-  void reactivate(scheduler& s) noexcept;
+  bool spin_for_messages(const scheduler& s) const noexcept;
+  static constexpr std::chrono::microseconds spin_limit{20};
   void ask_for_work(scheduler& s);
 
   // nullptr while its thread starts; written once by that thread.

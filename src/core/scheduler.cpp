@@ -191,8 +191,15 @@ void scheduler::wake_watchdog() noexcept {
 
 void scheduler::drive() {
   for (;;) {
-    if (inbox_.pending()) [[unlikely]] {
-      drain_inbox();
+    if (runtime_ != nullptr) [[unlikely]] {
+      // Only a runtime's threads get messages; one test keeps the lone scheduler's loop as
+      // short as it was.
+      if (inbox_.pending()) {
+        drain_inbox();
+      }
+      if ((switches_ & 63) == 0) {
+        share_load();
+      }
     }
     tasklet_node* next = head_;
     if (next == &main_) {
@@ -219,14 +226,6 @@ void scheduler::drive() {
     }
     running_ = next;
     ++switches_;
-    if (runtime_ != nullptr && (switches_ & 63) == 0) [[unlikely]] {
-      load_hint.store(static_cast<std::uint32_t>(runcount_), std::memory_order_relaxed);
-      if (runtime_->work_stealing() && runcount_ > 2) {
-        if (scheduler* idle = runtime_->idle_thread(*this)) {
-          share_work(idle->thread_index());  // a thread sleeps while this one has a queue
-        }
-      }
-    }
     if (slot_owner_ != nullptr && !limits_.total) [[unlikely]] {
       refill_budget();
     }
@@ -494,6 +493,15 @@ void scheduler::give_away(tasklet_node* t, scheduler* target, bool bound) {
   retain(t);  // for the message
   t->set_owner(target);
   target->post({message_kind::arrive, t, nullptr, runnable ? 1u : 0u});
+}
+
+void scheduler::share_load() {
+  load_hint.store(static_cast<std::uint32_t>(runcount_), std::memory_order_relaxed);
+  if (runtime_->work_stealing() && runcount_ > 2) {
+    if (scheduler* idle = runtime_->idle_thread(*this)) {
+      share_work(idle->thread_index());  // a thread sleeps while this one has a queue
+    }
+  }
 }
 
 void scheduler::share_work(unsigned thief) {

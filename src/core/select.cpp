@@ -19,7 +19,8 @@ class channel_locks {
  public:
   explicit channel_locks(const waiter_list& cases) {
     const std::size_t n = cases.size;
-    channel_core** out = n <= inline_count ? inline_ : (heap_ = std::make_unique<channel_core*[]>(n)).get();
+    channel_core** out =
+        n <= inline_count ? inline_ : (heap_ = std::make_unique<channel_core*[]>(n)).get();
     for (std::size_t i = 0; i < n; ++i) {
       if (channel_core* c = cases[i]->channel) {
         out[count_++] = c;
@@ -49,8 +50,8 @@ class channel_locks {
 };
 
 template <bool Shared>
-select_start select_here(const waiter_list& cases, bool has_default, bool in_order,
-                         scheduler& s, tasklet_node* me) {
+select_start select_here(const waiter_list& cases, bool has_default, bool in_order, scheduler& s,
+                         tasklet_node* me) {
   const std::size_t n = cases.size;
   for (;;) {
     // Pass 1: among the ready cases pick one, uniformly at random by reservoir sampling
@@ -68,6 +69,7 @@ select_start select_here(const waiter_list& cases, bool has_default, bool in_ord
       w->tasklet = me;
       w->status = wait_status::pending;
       w->next_case = nullptr;
+      w->in_select = true;
       w->case_index = static_cast<std::uint16_t>(i);
       (last != nullptr ? last->next_case : first) = w;
       last = w;

@@ -274,6 +274,9 @@ tasklet tasklet::prev() const {
 const tasklet& tasklet::insert() const {
   tasklet_node* n = checked();
   if (scheduler* home = n->owner(); home != nullptr && home != scheduler::existing()) {
+    if (home->runtime() == nullptr) {
+      throw runtime_error("can't insert a tasklet of another thread outside a runtime");
+    }
     detail::retain(n);  // THR-2: queued on its own thread, in order
     home->post({detail::message_kind::insert, n});
     return *this;
@@ -360,6 +363,9 @@ detail::switch_awaiter tasklet::deliver(std::exception_ptr e, bool pending, bool
   if (home != &s) {
     // Another thread's tasklet: raised there, when its thread gets to it (THR-2); a
     // tasklet that has finished by then ignores it.
+    if (home->runtime() == nullptr) {
+      throw runtime_error("can't throw to a tasklet of another thread outside a runtime");
+    }
     detail::retain(n);
     home->post({detail::message_kind::deliver, n, std::move(e)});
     return done;

@@ -1,13 +1,15 @@
 // stackless::runtime: tasklets on several threads (ARCHITECTURE.md section 5, CH-6, DL-5,
 // THR-*, TSK-13). The conformance suites already run inside runtimes with every tasklet on
 // the home thread; these tests place tasklets on different threads.
-#include <atomic>
-#include <memory>
 #include <algorithm>
+#include <atomic>
+#include <latch>
+#include <memory>
 #include <numeric>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -137,7 +139,7 @@ TEST_P(Runtime, KillReachesABlockedTaskletOnAnotherThread) {
   std::atomic<int> destroyed{0};
   tasklet victim = rt.spawn(blocked_forever(never, &destroyed, ready), 1);
   EXPECT_EQ(ready.receive().wait(), 1);  // it runs on thread 1, and blocks next
-  victim.kill();  // posted to thread 1; main does not switch
+  victim.kill();                         // posted to thread 1; main does not switch
   rt.run();
   EXPECT_EQ(destroyed.load(), 1);
   EXPECT_FALSE(victim.alive());
@@ -358,6 +360,32 @@ TEST_P(Runtime, WorkStealingLeavesBoundTaskletsAlone) {
   }
   rt.run();
   EXPECT_EQ(elsewhere.load(), 0);
+}
+
+}  // namespace
+
+namespace {
+
+stackless::tasklet idle_forever(channel<int> never) { (void)co_await never.receive(); }
+
+TEST(RuntimeMisuse, AnotherThreadsTaskletOutsideARuntimeIsRefused) {
+  // Independent per-thread schedulers (no runtime) have no inbox to post to: reaching into
+  // another thread's tasklet is an error, not a silent loss.
+  tasklet foreign;
+  std::latch created(1), checked(1);
+  std::thread other([&] {
+    channel<int> never;
+    foreign = idle_forever(never);
+    foreign.remove();  // paused
+    created.count_down();
+    checked.wait();
+    foreign = tasklet();  // dropped on its own thread: killed (TSK-15)
+  });
+  created.wait();
+  EXPECT_THROW(foreign.insert(), stackless::runtime_error);
+  EXPECT_THROW(foreign.raise_exception(std::logic_error("x")), stackless::runtime_error);
+  checked.count_down();
+  other.join();
 }
 
 }  // namespace

@@ -51,6 +51,9 @@ struct waiter {
   direction dir = direction::receive;
   bool sends_exception = false;
   bool copies = false;  // send: copy the value (a sent lvalue) instead of moving it
+  // One of several registrations of a select: completing it needs the tasklet's claim. A
+  // lone registration is completed under its channel's lock alone.
+  bool in_select = false;
   wait_status status = wait_status::pending;
 };
 
@@ -87,7 +90,9 @@ enum class op_result : std::uint8_t {
 
 inline void end_wait(tasklet_node* t, waiter& fired, wait_status status) noexcept;
 
-class channel_core {
+// Cache-line aligned: channels are allocated one after the other, and two channels used by
+// tasklets of two threads must not share the line their locks and queues live on.
+class alignas(64) channel_core {
  public:
   explicit channel_core(std::size_t capacity);
   virtual ~channel_core();
@@ -235,6 +240,7 @@ class channel_core {
     }
     w.status = wait_status::pending;
     w.next_case = nullptr;
+    w.in_select = false;
     me->wait_claim.store(0, std::memory_order_relaxed);  // published by the channel lock
     queue_for(w.dir).push_back(&w);
     s.unlink(me);
@@ -279,6 +285,13 @@ bool cancel_wait(tasklet_node* t) noexcept;
 /// claim: take the right to complete blocked tasklet `t`'s wait (threads active).
 STACKLESS_HOT bool claim(tasklet_node* t) noexcept {
   return t->wait_claim.exchange(1, std::memory_order_acq_rel) == 0;
+}
+/// claim_for: claim the wait `w` belongs to if it is a select's; a lone registration needs
+/// no claim, its channel's lock (held) is enough.
+STACKLESS_HOT bool claim_for(const waiter& w) noexcept { return !w.in_select || claim(w.tasklet); }
+/// stale: `w` is a select registration whose tasklet was claimed through another one.
+inline bool stale(const waiter& w) noexcept {
+  return w.in_select && w.tasklet->wait_claim.load(std::memory_order_acquire) != 0;
 }
 
 /// end_wait: the wait of `t` is over because `fired` completed: its other registrations

@@ -249,6 +249,7 @@ class scheduler {
  private:
   void apply(message& m);
   void share_work(unsigned thief);
+  void share_load();
   static scheduler& create();
   bool may_leave_last(tasklet_node* t, bool blocking, const waiter* why);
   void wake_watchdog() noexcept;
