@@ -72,7 +72,9 @@ bool runtime_core::idle(scheduler& s) {
   const bool home = s.thread_index() == 0;
   std::atomic<int>& park = park_[s.thread_index()];
   for (;;) {
-    if (s.has_messages()) {
+    // Spin while still counted active: a poster then finds this thread running and only
+    // queues its message, which the spin picks up (no counter or futex traffic per message).
+    if (spin_for_messages(s)) {
       reactivate(s);
       return true;
     }
@@ -83,19 +85,17 @@ bool runtime_core::idle(scheduler& s) {
     if (work_stealing_) {
       ask_for_work(s);
     }
-    // Leave the active count first, then spin: a thread that only waits for messages must
-    // not make DL-5 think it may still wake somebody.
     int expected = running_state;
     if (park.compare_exchange_strong(expected, idle_state)) {
       const int left = active_.fetch_sub(1) - 1;
       std::atomic_thread_fence(std::memory_order_seq_cst);
+      if (s.has_messages() || stopping() || (home && quiescent_.load())) {
+        reactivate(s);
+        continue;
+      }
       if (left == 0) {
         check_quiescent();
       }
-    }
-    if (spin_for_messages(s) || park.load() != idle_state || stopping() ||
-        (home && quiescent_.load())) {
-      continue;
     }
     park.wait(idle_state);
   }
@@ -117,7 +117,6 @@ bool runtime_core::spin_for_messages(const scheduler& s) const noexcept {
 #endif
     }
   } while (!stopping() && !quiescent_.load(std::memory_order_relaxed) &&
-           park_[s.thread_index()].load(std::memory_order_relaxed) == idle_state &&
            std::chrono::steady_clock::now() < until);
   return s.has_messages();
 }

@@ -3,9 +3,9 @@
 // schedulers, the count of threads that are not parked, and the quiescence check that
 // tells run() that everything finished, or that everything is blocked (DL-5).
 //
-// Parking protocol. A thread with nothing to run sets its parking word to idle, leaves the
-// active count, watches its inbox for a few microseconds, and sleeps on the word. Threads
-// other than the home thread start parked. A poster that finds
+// Parking protocol. A thread with nothing to run watches its inbox for a few microseconds,
+// then sets its parking word to idle, leaves the active count, looks at its inbox once more,
+// and sleeps on the word. Threads other than the home thread start parked. A poster that finds
 // the target idle counts it active again *before* flipping it to running, so the count
 // can only reach zero when no thread runs and nobody is between posting and waking. The
 // thread that brings it to zero checks every inbox under a mutex; if all are empty, the
