@@ -5,7 +5,7 @@ set -euo pipefail
 build=${1:-build/release}
 echo "=== robots"
 "$build/examples/robots"
-for example in chicken_egg reader_writer yes_no bad_channel select; do
+for example in chicken_egg reader_writer yes_no bad_channel select worker_pool; do
   echo "=== $example"
   "$build/examples/$example"
 done

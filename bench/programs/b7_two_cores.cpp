@@ -12,26 +12,16 @@
 
 #include <stackless/stackless.hpp>
 
+#include "../common/ping_pong.hpp"
+
 namespace {
 
-stackless::tasklet pinger(stackless::channel<int> out, stackless::channel<int> in, int n) {
-  for (int i = 0; i < n; ++i) {
-    co_await out.send(i);
-    (void)co_await in.receive();
-  }
-}
-
-stackless::tasklet ponger(stackless::channel<int> in, stackless::channel<int> out, int n) {
-  for (int i = 0; i < n; ++i) {
-    co_await out.send(co_await in.receive());
-  }
-}
-
-stackless::tasklet start_pairs(std::vector<stackless::channel<int>>* chans, int first, int last,
-                               int trips) {
+stackless::tasklet start_pairs(std::vector<stackless::channel<int>>* chans, std::vector<long>* sums,
+                               int first, int last, int trips) {
   for (int p = first; p < last; ++p) {
-    pinger((*chans)[2 * p], (*chans)[2 * p + 1], trips);
-    ponger((*chans)[2 * p], (*chans)[2 * p + 1], trips);
+    bench::pinger((*chans)[2 * p], (*chans)[2 * p + 1], trips,
+                  &(*sums)[static_cast<std::size_t>(p)]);
+    bench::ponger((*chans)[2 * p], (*chans)[2 * p + 1], trips);
   }
   co_return;
 }
@@ -39,14 +29,21 @@ stackless::tasklet start_pairs(std::vector<stackless::channel<int>>* chans, int 
 double round_trips_per_second(unsigned threads, int pairs, int trips) {
   stackless::runtime rt({.threads = threads});
   std::vector<stackless::channel<int>> chans(static_cast<std::size_t>(2 * pairs));
+  std::vector<long> sums(static_cast<std::size_t>(pairs), 0);
   const auto start = std::chrono::steady_clock::now();
   for (unsigned k = 0; k < threads; ++k) {
     const int first = static_cast<int>(k) * pairs / static_cast<int>(threads);
     const int last = static_cast<int>(k + 1) * pairs / static_cast<int>(threads);
-    rt.spawn(start_pairs(&chans, first, last, trips), k);
+    rt.spawn(start_pairs(&chans, &sums, first, last, trips), k);
   }
   rt.run();
   const auto stop = std::chrono::steady_clock::now();
+  for (long sum : sums) {
+    if (sum != bench::expected_sum(trips)) {
+      std::fprintf(stderr, "b7: wrong sum\n");
+      std::exit(1);
+    }
+  }
   return static_cast<double>(pairs) * trips / std::chrono::duration<double>(stop - start).count();
 }
 

@@ -9,15 +9,14 @@
 
 #include <stackless/stackless.hpp>
 
+#include "stress_support.hpp"
+
 namespace {
 
 using stackless::channel;
 using stackless::tasklet;
 
-long scaled(long n) {
-  const char* scale = std::getenv("STACKLESS_STRESS_SCALE");
-  return scale != nullptr ? static_cast<long>(static_cast<double>(n) * std::atof(scale)) : n;
-}
+using stackless_test::scaled;
 
 long operations = 0;  // channel operations performed (sends, selects)
 
@@ -42,33 +41,7 @@ tasklet consumer(std::vector<channel<long>> in, std::vector<unsigned char>* seen
                  std::uint32_t seed) {
   std::minstd_rand random(seed);
   for (;;) {
-    std::optional<long> v;
-    // First a non-blocking try on one channel; then a select over all of them, so that a
-    // consumer never waits on one channel while the producers wait on another.
-    ++operations;
-    auto quick = co_await stackless::select(in[random() % in.size()].receive_case(),
-                                            stackless::default_case{});
-    if (quick.index() == 0) {
-      v = quick.received<0>();
-    } else {
-      ++operations;
-      auto r = co_await stackless::select(in[0].receive_case(), in[1].receive_case(),
-                                          in[2].receive_case(), in[3].receive_case());
-      switch (r.index()) {
-        case 0:
-          v = r.received<0>();
-          break;
-        case 1:
-          v = r.received<1>();
-          break;
-        case 2:
-          v = r.received<2>();
-          break;
-        default:
-          v = r.received<3>();
-          break;
-      }
-    }
+    const std::optional<long> v = co_await stackless_test::receive_any(in, random, operations);
     if (!v) {
       co_return;  // a channel was closed: the producers are done
     }

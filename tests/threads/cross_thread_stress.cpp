@@ -14,15 +14,14 @@
 
 #include <stackless/stackless.hpp>
 
+#include "stress_support.hpp"
+
 namespace {
 
 using stackless::channel;
 using stackless::tasklet;
 
-long scaled(long n) {
-  const char* scale = std::getenv("STACKLESS_STRESS_SCALE");
-  return scale != nullptr ? static_cast<long>(static_cast<double>(n) * std::atof(scale)) : n;
-}
+using stackless_test::scaled;
 
 struct shared_state {
   std::vector<channel<long>> chans{channel<long>(), channel<long>(), channel<long>(1),
@@ -59,31 +58,7 @@ tasklet consumer(shared_state* s, std::uint32_t seed) {
   long ops = 0;
   std::vector<channel<long>>& in = s->chans;
   for (;;) {
-    std::optional<long> v;
-    ++ops;
-    auto quick = co_await stackless::select(in[random() % in.size()].receive_case(),
-                                            stackless::default_case{});
-    if (quick.index() == 0) {
-      v = quick.received<0>();
-    } else {
-      ++ops;
-      auto r = co_await stackless::select(in[0].receive_case(), in[1].receive_case(),
-                                          in[2].receive_case(), in[3].receive_case());
-      switch (r.index()) {
-        case 0:
-          v = r.received<0>();
-          break;
-        case 1:
-          v = r.received<1>();
-          break;
-        case 2:
-          v = r.received<2>();
-          break;
-        default:
-          v = r.received<3>();
-          break;
-      }
-    }
+    const std::optional<long> v = co_await stackless_test::receive_any(in, random, ops);
     if (!v) {
       break;  // a channel was closed: the producers are done
     }
