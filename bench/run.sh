@@ -43,6 +43,8 @@ for _ in $(seq "$runs"); do
   done
   build/release/examples/memory_table --csv | record
   build/release/examples/robots --csv $([ -n "$smoke" ] && echo "--robots 1000" || true) | record
+  build/release/examples/robots --csv --threads 2 \
+    $([ -n "$smoke" ] && echo "--robots 1000" || true) | record
 done
 
 if command -v go >/dev/null 2>&1; then
