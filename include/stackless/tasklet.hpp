@@ -144,6 +144,9 @@ class tasklet {
   /// stackless::runtime_error instead (CH-11).
   void set_block_trap(bool flag) const;
 
+  /// thread_index: the index, in its runtime, of the thread the tasklet belongs to (0 outside
+  /// a runtime); -1 once it has finished or its thread has ended (TSK-13, TSK-14).
+  int thread_index() const;
   std::uint64_t id() const;
   std::string name() const;
   const tasklet& set_name(std::string name) const;

@@ -147,6 +147,21 @@ void channel_core::drop_stale(direction d) noexcept {
 }
 
 op_result channel_core::operate_slow(waiter& w, bool may_block) {
+  if (capacity_ == 0 && slow_paths.load(std::memory_order_relaxed) == slow_threads) [[likely]] {
+    // The common unbuffered cases with several threads, as short as the inline ones: a lone
+    // partner is waiting, or nobody is and we block.
+    std::lock_guard guard(lock_);
+    waiter_queue& partners = w.dir == direction::send ? receivers_ : senders_;
+    waiter* partner = partners.head;
+    if (partner != nullptr && !partner->in_select) {
+      partners.unlink(partner);
+      return complete_with<true>(w, *partner);
+    }
+    if (partner == nullptr && may_block && !closing_ && !w.tasklet->block_trap) {
+      return block(w);
+    }
+    return operate_here<true>(w, may_block);
+  }
   if (hooks_active()) [[unlikely]] {
     // CH-12, before the operation. Called without the channel lock, so that the callback
     // may inspect channels; `will_block` is then a snapshot.

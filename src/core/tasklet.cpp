@@ -255,6 +255,11 @@ bool tasklet::set_atomic(bool flag) const {
 bool tasklet::block_trap() const { return checked()->block_trap; }
 void tasklet::set_block_trap(bool flag) const { checked()->block_trap = flag; }
 
+int tasklet::thread_index() const {
+  scheduler* home = checked()->owner();
+  return home != nullptr ? static_cast<int>(home->thread_index()) : -1;
+}
+
 std::uint64_t tasklet::id() const { return checked()->id; }
 std::string tasklet::name() const { return detail::name_of(checked()); }
 const tasklet& tasklet::set_name(std::string name) const {

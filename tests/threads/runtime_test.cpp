@@ -234,6 +234,8 @@ TEST_P(Runtime, BindThreadMovesRunnablePausedAndBlockedTasklets) {
   tasklet paused = report_thread(out);
   paused.remove();
   rt.bind_thread(paused, last);
+  EXPECT_EQ(paused.thread_index(), static_cast<int>(last));
+  EXPECT_EQ(stackless::getmain().thread_index(), 0);
   tasklet blocked = waiter_then_report(gate, out);
   stackless::run();  // runs on thread 0 and blocks on gate
   ASSERT_TRUE(blocked.blocked());
@@ -246,6 +248,8 @@ TEST_P(Runtime, BindThreadMovesRunnablePausedAndBlockedTasklets) {
   }
   rt.run();
   EXPECT_EQ(seen, (std::multiset<unsigned>{1u, last, last}));
+  EXPECT_EQ(paused.thread_index(), -1);  // finished
+  EXPECT_EQ(runnable.thread_index(), -1);
 }
 
 TEST_P(Runtime, BindThreadRefusesWhatItCannotMove) {
