@@ -1,6 +1,6 @@
 #pragma once
-// Process-wide callbacks (SCH-14, CH-12). Installing one sets the slow_hooks bit of slow_paths, which the hot
-// paths test before calling in here.
+// Process-wide callbacks (SCH-14, CH-12). Installing one sets the slow_hooks bit of slow_paths,
+// which the hot paths test before calling in here.
 
 #include <stackless/channel.hpp>
 #include <stackless/scheduler.hpp>

@@ -4,10 +4,10 @@
 // and 8 threads (every channel locked, other threads parked and ready to be woken). The
 // test body is the same: its tasklets run on the calling thread, so exact interleavings still
 // hold; tests/threads/ checks what is specific to tasklets on several threads.
-#include <gtest/gtest.h>
-
 #include <optional>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include <stackless/runtime.hpp>
 
@@ -39,7 +39,7 @@ inline std::string thread_count_name(const ::testing::TestParamInfo<unsigned>& i
 
 /// STACKLESS_SCHEDULER_SUITE(Suite): declares the fixture `Suite` for TEST_P(Suite, ...) and
 /// instantiates it for 1, 2, 4 and 8 threads.
-#define STACKLESS_SCHEDULER_SUITE(Suite)                                   \
-  class Suite : public ::stackless_test::scheduler_fixture {};           \
+#define STACKLESS_SCHEDULER_SUITE(Suite)                                      \
+  class Suite : public ::stackless_test::scheduler_fixture {};                \
   INSTANTIATE_TEST_SUITE_P(Threads, Suite, ::testing::Values(1u, 2u, 4u, 8u), \
                            ::stackless_test::thread_count_name)

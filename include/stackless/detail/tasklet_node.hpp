@@ -56,8 +56,8 @@ struct tasklet_node {
   bool block_trap : 1 = false;
   bool pending_interrupt : 1 = false;
   bool has_frame : 1 = false;
-  bool has_name : 1 = false;  // the name lives in a side table (names are rare)
-  bool bound : 1 = false;     // bound to its thread: work stealing leaves it there
+  bool has_name : 1 = false;    // the name lives in a side table (names are rare)
+  bool bound : 1 = false;       // bound to its thread: work stealing leaves it there
   bool has_locals : 1 = false;  // it has tasklet-local values (a side table)
 
   // Acquire/release: a thread that sees the owner cleared (the tasklet finished) also sees
