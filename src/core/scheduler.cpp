@@ -676,7 +676,9 @@ bool schedule_awaiter::await_suspend(std::coroutine_handle<> h) noexcept {
   caller_->resume_point = h;
   if (!remove_) {
     if (s.runcount() <= 1) {
-      return false;  // alone: schedule() returns at once (SCH-6)
+      // Alone: schedule() returns at once (SCH-6), unless other threads have posted work:
+      // then it suspends so that the drive loop takes it in (it runs again right after).
+      return s.runtime() != nullptr && s.has_messages();
     }
     s.rotate();
     return true;

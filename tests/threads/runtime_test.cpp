@@ -393,3 +393,58 @@ TEST(RuntimeMisuse, AnotherThreadsTaskletOutsideARuntimeIsRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+tasklet spin_forever(std::atomic<int>* destroyed, std::atomic<int>* started) {
+  flag_on_destroy guard{destroyed};
+  started->fetch_add(1);
+  started->notify_all();
+  for (;;) {
+    co_await stackless::schedule();
+  }
+}
+
+TEST_P(Runtime, ShutdownStopsThreadsThatAreStillBusy) {
+  // Shutdown reaches a thread between two switches of its busy tasklets and destroys them.
+  std::atomic<int> destroyed{0}, started{0};
+  runtime rt({.threads = GetParam()});
+  for (unsigned k = 1; k < GetParam(); ++k) {
+    rt.spawn(spin_forever(&destroyed, &started), k);
+    rt.spawn(spin_forever(&destroyed, &started), k);
+  }
+  const int busy = static_cast<int>(2 * (GetParam() - 1));
+  for (int seen = started.load(); seen < busy; seen = started.load()) {
+    started.wait(seen);  // until every one runs (a tasklet killed before it ever ran has no
+  }                      // guard to destroy)
+  EXPECT_EQ(rt.shutdown().killed, 2 * (GetParam() - 1));
+  EXPECT_EQ(destroyed.load(), static_cast<int>(2 * (GetParam() - 1)));
+}
+
+tasklet call_run_inside(stackless::runtime* rt, bool* refused) {
+  try {
+    rt->run();
+  } catch (const stackless::runtime_error&) {
+    *refused = true;
+  }
+  co_return;
+}
+
+TEST(RuntimeMisuse, RunFromATaskletOrAnotherThreadIsRefused) {
+  runtime rt({.threads = 2});
+  bool refused_in_tasklet = false;
+  call_run_inside(&rt, &refused_in_tasklet);
+  rt.run();
+  EXPECT_TRUE(refused_in_tasklet);
+  bool refused_elsewhere = false;
+  std::thread([&] {
+    try {
+      rt.run();
+    } catch (const stackless::runtime_error&) {
+      refused_elsewhere = true;
+    }
+  }).join();
+  EXPECT_TRUE(refused_elsewhere);
+}
+
+}  // namespace
