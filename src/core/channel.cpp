@@ -21,6 +21,11 @@ channel_core::~channel_core() {
   // CH-13: tasklets still blocked here can never be woken; kill them (their frames hold
   // their own handles, so this happens only to tasklets that did not hold one).
   const bool shared = threads_active();
+  // Locked like any operation: the owners of those tasklets may be cancelling them now.
+  std::unique_lock guard(lock_, std::defer_lock);
+  if (shared) {
+    guard.lock();
+  }
   for (waiter_queue* q : {&senders_, &receivers_}) {
     while (waiter* w = q->head) {
       tasklet_node* t = w->tasklet;
