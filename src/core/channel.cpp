@@ -47,48 +47,25 @@ channel_core::~channel_core() {
   }
 }
 
-void channel_core::unregister(waiter& w) noexcept { queue_for(w.dir).unlink(&w); }
-
 bool cancel_wait(tasklet_node* t) noexcept {
-  if (threads_active()) {
-    waiter* first = t->waiting;
-    if (first != nullptr && !first->in_select) {
-      // A lone registration: whoever holds the lock first, a partner or we, decides.
-      channel_core* c = first->channel;
-      c->lock();
-      const bool queued = first->status == wait_status::pending;
-      if (queued) {
-        c->unregister(*first);
-        first->status = wait_status::dropped;
-      }
-      c->unlock();
-      if (!queued) {
-        return false;  // completed: its wake-up is on the way
-      }
-      t->waiting = nullptr;
-      t->where = place::none;
-      return true;
+  waiter* const first = t->waiting;
+  const bool shared = threads_active();
+  // With several threads, who completes a select's wait is decided by its claim; a lone
+  // registration's, by its channel's lock (taken below): a partner first, or we.
+  if (shared && first != nullptr && first->in_select && !claim(t)) {
+    return false;  // claimed: its wake-up is on the way
+  }
+  for (waiter* w = first; w != nullptr; w = w->next_case) {
+    channel_core* c = w->channel;
+    if (shared) {
+      c->lock();  // one at a time: no order to respect
     }
-    if (!claim(t)) {
-      return false;
-    }
-    // One lock at a time: no order to respect, and a partner that meets one of these
-    // registrations first finds the tasklet claimed and drops it.
-    for (waiter* w = t->waiting; w != nullptr; w = w->next_case) {
-      channel_core* c = w->channel;
-      c->lock();
-      if (w->status == wait_status::pending) {
-        c->unregister(*w);
-        w->status = wait_status::dropped;
-      }
+    const bool dropped = c->drop(*w);
+    if (shared) {
       c->unlock();
     }
-  } else {
-    for (waiter* w = t->waiting; w != nullptr; w = w->next_case) {
-      if (w->status == wait_status::pending) {
-        w->channel->unregister(*w);
-        w->status = wait_status::dropped;
-      }
+    if (shared && !w->in_select && !dropped) {
+      return false;  // a lone registration that completed: its wake-up is on the way
     }
   }
   t->waiting = nullptr;

@@ -1,7 +1,6 @@
 #include <algorithm>
 #include <chrono>
 #include <latch>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -15,6 +14,7 @@
 #include <stackless/detail/channel_core.hpp>
 #include <stackless/detail/scheduler.hpp>
 
+#include "channel_locks.hpp"
 #include "runtime_core.hpp"
 
 namespace stackless {
@@ -267,31 +267,6 @@ void worker_loop(runtime_core* core, unsigned index, std::latch* ready) {
   s.join_runtime(nullptr, 0);
 }
 
-// Locks the channels `t` is registered on, in address order, while it changes thread.
-class registration_locks {
- public:
-  explicit registration_locks(tasklet_node* t) {
-    for (waiter* w = t->waiting; w != nullptr; w = w->next_case) {
-      channels_.push_back(w->channel);  // all of them: statuses are read under these locks
-    }
-    std::sort(channels_.begin(), channels_.end());
-    channels_.erase(std::unique(channels_.begin(), channels_.end()), channels_.end());
-    for (channel_core* c : channels_) {
-      c->lock();
-    }
-  }
-  ~registration_locks() {
-    for (auto it = channels_.rbegin(); it != channels_.rend(); ++it) {
-      (*it)->unlock();
-    }
-  }
-  registration_locks(const registration_locks&) = delete;
-  registration_locks& operator=(const registration_locks&) = delete;
-
- private:
-  std::vector<channel_core*> channels_;
-};
-
 runtime_core& core_of_caller() {
   scheduler& s = scheduler::current();
   if (s.runtime() == nullptr) {
@@ -419,7 +394,16 @@ void runtime::bind_thread(const tasklet& t, unsigned thread_index) {
   }
   while (n->where == place::channel) {
     {
-      detail::registration_locks locks(n);
+      // Every channel it is registered on: statuses are read under these locks.
+      std::size_t registrations = 0;
+      for (waiter* w = n->waiting; w != nullptr; w = w->next_case) {
+        ++registrations;
+      }
+      detail::channel_locks locks(registrations, [&](auto add) {
+        for (waiter* w = n->waiting; w != nullptr; w = w->next_case) {
+          add(w->channel);
+        }
+      });
       waiter* first = n->waiting;
       const bool completed = first->in_select ? n->wait_claim.load(std::memory_order_acquire) != 0
                                               : first->status != wait_status::pending;

@@ -510,18 +510,19 @@ void scheduler::share_work(unsigned thief) {
   }
   // Oldest first: the ones nearest the head have waited longest. Leave half, and never
   // move main, the running tasklet, a watchdog or a bound tasklet.
-  std::size_t movable = 0;
-  for (tasklet_node* t = head_ != nullptr ? head_->next : nullptr; t != nullptr && t != head_;
-       t = t->next) {
-    movable += (!t->is_main && !t->bound && t != running_) ? 1 : 0;
+  auto movable = [this](const tasklet_node* t) {
+    return !t->is_main && !t->bound && t != running_ && !is_watchdog(t);
+  };
+  tasklet_node* const first = head_ != nullptr ? head_->next : nullptr;
+  std::size_t count = 0;
+  for (tasklet_node* t = first; t != nullptr && t != head_; t = t->next) {
+    count += movable(t) ? 1 : 0;
   }
-  std::size_t give = movable / 2;
+  std::size_t give = count / 2;
   scheduler& target = runtime_->at(thief);
-  tasklet_node* t = head_ != nullptr ? head_->next : nullptr;
-  while (give > 0 && t != nullptr && t != head_) {
-    tasklet_node* following = t->next;
-    if (!t->is_main && !t->bound && t != running_ &&
-        std::find(watchdogs_.begin(), watchdogs_.end(), t) == watchdogs_.end()) {
+  for (tasklet_node* t = first; give > 0 && t != nullptr && t != head_;) {
+    tasklet_node* following = t->next;  // give_away unlinks t
+    if (movable(t)) {
       give_away(t, &target, false);
       --give;
     }

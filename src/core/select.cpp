@@ -1,53 +1,16 @@
 // The select engine (GO-1..GO-9), in the three passes of Go's selectgo: poll, register,
 // and the cleanup that the waking partner performs through end_wait().
-#include <algorithm>
-#include <memory>
-
 #include <stackless/errors.hpp>
 #include <stackless/select.hpp>
 
 #include <stackless/detail/channel_core.hpp>
 #include <stackless/detail/scheduler.hpp>
 
+#include "channel_locks.hpp"
+
 namespace stackless::detail {
 
 namespace {
-
-// The distinct channels of a select, sorted by address: the order in which their locks are
-// taken, so that two selects over the same channels cannot deadlock (Go's lockorder).
-class channel_locks {
- public:
-  explicit channel_locks(const waiter_list& cases) {
-    const std::size_t n = cases.size;
-    channel_core** out =
-        n <= inline_count ? inline_ : (heap_ = std::make_unique<channel_core*[]>(n)).get();
-    for (std::size_t i = 0; i < n; ++i) {
-      if (channel_core* c = cases[i]->channel) {
-        out[count_++] = c;
-      }
-    }
-    std::sort(out, out + count_);
-    count_ = static_cast<std::size_t>(std::unique(out, out + count_) - out);
-    channels_ = out;
-    for (std::size_t i = 0; i < count_; ++i) {
-      channels_[i]->lock();
-    }
-  }
-  ~channel_locks() {
-    for (std::size_t i = count_; i-- > 0;) {
-      channels_[i]->unlock();
-    }
-  }
-  channel_locks(const channel_locks&) = delete;
-  channel_locks& operator=(const channel_locks&) = delete;
-
- private:
-  static constexpr std::size_t inline_count = 16;
-  channel_core* inline_[inline_count];
-  std::unique_ptr<channel_core*[]> heap_;
-  channel_core** channels_ = nullptr;
-  std::size_t count_ = 0;
-};
 
 template <bool Shared>
 select_start select_here(const waiter_list& cases, bool has_default, bool in_order, scheduler& s,
@@ -136,7 +99,11 @@ select_start select_begin(const waiter_list& cases, bool has_default, bool in_or
   scheduler& s = scheduler::current();
   tasklet_node* me = s.running();
   if (threads_active()) {
-    channel_locks locks(cases);
+    channel_locks locks(cases.size, [&](auto add) {
+      for (std::size_t i = 0; i < cases.size; ++i) {
+        add(cases[i]->channel);
+      }
+    });
     return select_here<true>(cases, has_default, in_order, s, me);
   }
   return select_here<false>(cases, has_default, in_order, s, me);
@@ -153,10 +120,7 @@ std::size_t select_fired(tasklet_node* t) noexcept {
     if (shared) {
       c->lock();
     }
-    if (w->status == wait_status::pending) {
-      c->unregister(*w);
-      w->status = wait_status::dropped;
-    } else if (w->status != wait_status::dropped) {
+    if (!c->drop(*w) && w->status != wait_status::dropped) {
       fired = w->case_index;
     }
     if (shared) {

@@ -41,7 +41,7 @@ tasklet pinger(channel<int> ping, channel<int> pong, int rounds, long* sum) {
   }
 }
 
-TEST_P(Runtime, PingPongAcrossThreads) {
+TEST_P(Runtime, CH6_PingPongAcrossThreads) {
   runtime rt({.threads = GetParam()});
   channel<int> ping, pong;
   std::atomic<unsigned> pong_thread{99};
@@ -79,7 +79,7 @@ tasklet select_consumer(std::vector<channel<long>> in, std::vector<long>* got) {
   }
 }
 
-TEST_P(Runtime, SelectFansInFromProducersOnEveryThread) {
+TEST_P(Runtime, GO5_SelectFansInFromProducersOnEveryThread) {
   runtime rt({.threads = GetParam()});
   const unsigned producers = 2 * GetParam();
   const long per_producer = 3000;
@@ -109,7 +109,7 @@ tasklet closer(channel<int> ch, channel<int> go) {
   ch.close();
 }
 
-TEST_P(Runtime, CloseWakesReceiversOnOtherThreads) {
+TEST_P(Runtime, A5_CloseWakesReceiversOnOtherThreads) {
   runtime rt({.threads = GetParam()});
   channel<int> ch, go;
   std::atomic<int> closed_seen{0};
@@ -133,7 +133,7 @@ tasklet blocked_forever(channel<int> never, std::atomic<int>* destroyed, channel
   (void)co_await never.receive();
 }
 
-TEST_P(Runtime, KillReachesABlockedTaskletOnAnotherThread) {
+TEST_P(Runtime, THR2_KillReachesABlockedTaskletOnAnotherThread) {
   runtime rt({.threads = GetParam()});
   channel<int> never, ready;
   std::atomic<int> destroyed{0};
@@ -148,7 +148,7 @@ TEST_P(Runtime, KillReachesABlockedTaskletOnAnotherThread) {
 
 tasklet producer_of_one(channel<int> ch) { co_await ch.send(7); }
 
-TEST_P(Runtime, MainWaitsForATaskletOnAnotherThreadInsteadOfDeadlocking) {
+TEST_P(Runtime, DL5_MainWaitsForATaskletOnAnotherThreadInsteadOfDeadlocking) {
   runtime rt({.threads = GetParam()});
   channel<int> ch;
   rt.spawn(producer_of_one(ch), GetParam() - 1);
@@ -161,7 +161,7 @@ tasklet thrower(channel<int> go) {
   throw std::logic_error("from a worker thread");
 }
 
-TEST_P(Runtime, AnExceptionOnAWorkerComesOutOfRun) {
+TEST_P(Runtime, SCH13_AnExceptionOnAWorkerComesOutOfRun) {
   runtime rt({.threads = GetParam()});
   channel<int> go;
   rt.spawn(thrower(go), 1);
@@ -172,7 +172,7 @@ TEST_P(Runtime, AnExceptionOnAWorkerComesOutOfRun) {
 
 tasklet receive_one(channel<int> ch) { (void)co_await ch.receive(); }
 
-TEST_P(Runtime, DeadlockAcrossThreadsIsReportedWithEveryThread) {
+TEST_P(Runtime, DL5_DeadlockAcrossThreadsIsReportedWithEveryThread) {
   runtime rt({.threads = GetParam()});
   channel<int> a, b;
   a.set_name("a");
@@ -224,7 +224,7 @@ tasklet waiter_then_report(channel<int> gate, channel<unsigned> out) {
   co_await out.send(stackless::this_thread_index());
 }
 
-TEST_P(Runtime, BindThreadMovesRunnablePausedAndBlockedTasklets) {
+TEST_P(Runtime, TSK13_BindThreadMovesRunnablePausedAndBlockedTasklets) {
   runtime rt({.threads = GetParam()});
   const unsigned last = GetParam() - 1;
   channel<unsigned> out;
@@ -252,7 +252,16 @@ TEST_P(Runtime, BindThreadMovesRunnablePausedAndBlockedTasklets) {
   EXPECT_EQ(runnable.thread_index(), -1);
 }
 
-TEST_P(Runtime, BindThreadRefusesWhatItCannotMove) {
+tasklet bind_myself(runtime* rt, bool* refused) {
+  try {
+    rt->bind_thread(stackless::getcurrent(), 1);
+  } catch (const stackless::runtime_error&) {
+    *refused = true;
+  }
+  co_return;
+}
+
+TEST_P(Runtime, TSK13_BindThreadRefusesWhatItCannotMove) {
   runtime rt({.threads = GetParam()});
   channel<unsigned> out;
   tasklet t = report_thread(out);
@@ -264,6 +273,11 @@ TEST_P(Runtime, BindThreadRefusesWhatItCannotMove) {
   rt.run();
   EXPECT_FALSE(t.alive());
   EXPECT_THROW(rt.bind_thread(t, 1), stackless::runtime_error);  // dead
+  bool refused_running = false;
+  bind_myself(&rt, &refused_running);
+  rt.run();
+  EXPECT_TRUE(refused_running);  // the running tasklet moves with move_to_thread() instead
+  EXPECT_THROW((void)stackless::move_to_thread(1).await_ready(), stackless::runtime_error);
 }
 
 tasklet hopper(unsigned threads, std::vector<unsigned>* path, stackless::tasklet_local<int>* mine,

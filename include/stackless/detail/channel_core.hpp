@@ -169,8 +169,17 @@ class alignas(64) channel_core {
     }
   }
 
-  /// unregister takes `w` out of this channel's queue (kill, select cleanup, teardown).
-  void unregister(waiter& w) noexcept;
+  /// drop takes `w` out of this channel's queue if it is still pending there, and marks it
+  /// dropped; false if it had already fired or been dropped. With several threads the
+  /// caller holds this channel's lock.
+  bool drop(waiter& w) noexcept {
+    if (w.status != wait_status::pending) {
+      return false;
+    }
+    queue_for(w.dir).unlink(&w);
+    w.status = wait_status::dropped;
+    return true;
+  }
   /// enqueue registers `w` of a blocking select (select_begin checked everything first).
   void enqueue(waiter& w) noexcept { queue_for(w.dir).push_back(&w); }
   /// ready_for: an operation in direction `d` would complete (or fail, if closing) now.
@@ -301,9 +310,8 @@ STACKLESS_HOT void end_wait(tasklet_node* t, waiter& fired, wait_status status) 
   fired.status = status;
   if (t->waiting != &fired || fired.next_case != nullptr) [[unlikely]] {
     for (waiter* w = t->waiting; w != nullptr; w = w->next_case) {
-      if (w != &fired && w->status == wait_status::pending) {
-        w->channel->unregister(*w);
-        w->status = wait_status::dropped;
+      if (w != &fired) {
+        w->channel->drop(*w);
       }
     }
   }
