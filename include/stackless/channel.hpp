@@ -64,6 +64,10 @@ class any_channel {
   bool closed() const { return checked().closed(); }
   std::uint64_t id() const { return checked().id(); }
   std::string name() const { return checked().name(); }
+  /// owner_thread: while a runtime of several threads runs, the index of the thread that
+  /// owns this channel (uses it without a lock, see runtime_options::channel_affinity), or
+  /// -1 when it is shared between threads or not used yet; -1 without a runtime.
+  int owner_thread() const { return checked().owner_thread(); }
   /// close: see channel<T>::close().
   void close() const { checked().close(); }
 

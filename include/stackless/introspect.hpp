@@ -37,6 +37,10 @@ struct channel_info {
   std::size_t buffered = 0;
   std::vector<std::uint64_t> waiting_senders;    // tasklet ids, queue order
   std::vector<std::uint64_t> waiting_receivers;  // tasklet ids, queue order
+  /// The runtime thread that owns the channel (any_channel::owner_thread), or -1. A channel
+  /// that another thread than the caller owns is described by its id, name, capacity and
+  /// owner only: its state belongs to that thread (reading it would make it shared).
+  int owner_thread = -1;
 };
 
 struct snapshot_data {

@@ -39,6 +39,11 @@ struct runtime_options {
   /// An idle thread asks the busiest one for runnable tasklets that are not bound to their
   /// thread, and gets the oldest half of them.
   bool work_stealing = false;
+  /// A channel used by one thread only is that thread's own and takes no lock; the first
+  /// time another thread uses it, that thread asks the owner to share it (the owner answers
+  /// at its next switch) and from then on it is locked. false: every channel is locked from
+  /// its first use, which spares those requests when nearly every channel crosses threads.
+  bool channel_affinity = true;
 };
 
 /// What shutdown() found: tasklets still alive, killed (their destructors ran).

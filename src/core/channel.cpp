@@ -1,4 +1,6 @@
 #include <mutex>
+#include <optional>
+#include <thread>
 #include <utility>
 
 #include <stackless/channel.hpp>
@@ -9,6 +11,7 @@
 
 #include "channel_registry.hpp"
 #include "hooks.hpp"
+#include "runtime_core.hpp"
 
 namespace stackless::detail {
 
@@ -17,15 +20,17 @@ channel_core::channel_core(std::size_t capacity) : capacity_(capacity) {
 }
 
 channel_core::~channel_core() {
+  const bool shared = threads_active();
+  scheduler* const here = scheduler::existing();
+  if (shared) {
+    // While listed: runtime::shutdown() shares the channels of its thread through the list.
+    prepare_access(here);
+  }
   channel_registry::instance().remove(this);
   // CH-13: tasklets still blocked here can never be woken; kill them (their frames hold
-  // their own handles, so this happens only to tasklets that did not hold one).
-  const bool shared = threads_active();
-  // Locked like any operation: the owners of those tasklets may be cancelling them now.
-  std::unique_lock guard(lock_, std::defer_lock);
-  if (shared) {
-    guard.lock();
-  }
+  // their own handles, so this happens only to tasklets that did not hold one). Locked like
+  // any operation: the owners of those tasklets may be cancelling them now.
+  const bool locked = shared && lock_if_shared(here);
   for (waiter_queue* q : {&senders_, &receivers_}) {
     while (waiter* w = q->head) {
       tasklet_node* t = w->tasklet;
@@ -45,6 +50,85 @@ channel_core::~channel_core() {
       t->owner()->push_back(t);
     }
   }
+  if (locked) {
+    unlock();
+  }
+}
+
+void channel_core::prepare_access_slow(scheduler* s) const noexcept {
+  runtime_core* const core =
+      s != nullptr && s->runtime() != nullptr ? s->runtime() : active_runtime();
+  if (core == nullptr) {
+    return;  // no runtime: nothing to share with
+  }
+  const std::uint32_t generation = core->generation();
+  const std::uint64_t mine = s != nullptr && s->runtime() == core ? s->affinity_code() : 0;
+  const std::uint64_t shared = make_affinity(generation, shared_owner);
+  std::uint64_t seen = affinity_.load(std::memory_order_acquire);
+  for (;;) {
+    if (seen == shared || (seen == mine && mine != 0)) {
+      return;
+    }
+    const auto owner = static_cast<std::uint32_t>(seen);
+    if ((seen >> 32) != generation || owner == no_owner) {
+      // First use under this runtime: ours, or shared at once if we cannot own channels.
+      const std::uint64_t want = mine != 0 && core->channel_affinity() ? mine : shared;
+      if (affinity_.compare_exchange_weak(seen, want, std::memory_order_acquire)) {
+        return;
+      }
+      continue;
+    }
+    break;
+  }
+  // Another thread's own: ask it to share the channel and wait for the answer, answering
+  // the requests made to us meanwhile (the owner may be waiting for one of our channels).
+  core->at(static_cast<std::uint32_t>(seen) - 1).request_share(const_cast<channel_core*>(this));
+  for (unsigned spins = 0; affinity_.load(std::memory_order_acquire) != shared; ++spins) {
+    if (mine != 0) {
+      s->share_requested_channels();
+    }
+    if (spins < 256) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      std::this_thread::yield();  // the owner is inside a long tasklet, or descheduled
+    }
+  }
+}
+
+int channel_core::owner_thread() const noexcept {
+  const runtime_core* core = threads_active() ? active_runtime() : nullptr;
+  if (core == nullptr) {
+    return -1;
+  }
+  const std::uint64_t seen = affinity_.load(std::memory_order_acquire);
+  const auto owner = static_cast<std::uint32_t>(seen);
+  if ((seen >> 32) != core->generation() || owner == no_owner || owner == shared_owner) {
+    return -1;
+  }
+  return static_cast<int>(owner - 1);
+}
+
+void channel_core::share(scheduler* s) noexcept {
+  prepare_access(s);
+  if (!owned_by(s)) {
+    return;  // shared already
+  }
+  if (!share_requested.exchange(true, std::memory_order_acq_rel)) {
+    become_shared();
+    return;
+  }
+  // Another thread's request is on its way into our list, linking this channel: answer it
+  // there, so that the channel leaves the list before anyone may destroy it.
+  while (owned_by(s)) {
+    s->share_requested_channels();
+  }
+}
+
+void channel_core::become_shared() noexcept {
+  const std::uint64_t seen = affinity_.load(std::memory_order_relaxed);
+  affinity_.store((seen & ~std::uint64_t{0xffffffff}) | shared_owner, std::memory_order_release);
 }
 
 bool cancel_wait(tasklet_node* t) noexcept {
@@ -55,14 +139,15 @@ bool cancel_wait(tasklet_node* t) noexcept {
   if (shared && first != nullptr && first->in_select && !claim(t)) {
     return false;  // claimed: its wake-up is on the way
   }
+  scheduler* const here = shared ? scheduler::existing() : nullptr;
   for (waiter* w = first; w != nullptr; w = w->next_case) {
     channel_core* c = w->channel;
+    bool dropped = false;
     if (shared) {
-      c->lock();  // one at a time: no order to respect
-    }
-    const bool dropped = c->drop(*w);
-    if (shared) {
-      c->unlock();
+      channel_access access(*c, here);  // one at a time: no order to respect
+      dropped = c->drop(*w);
+    } else {
+      dropped = c->drop(*w);
     }
     if (shared && !w->in_select && !dropped) {
       return false;  // a lone registration that completed: its wake-up is on the way
@@ -97,12 +182,12 @@ int claimable(const waiter_queue& q) noexcept {
 }  // namespace
 
 int channel_core::shared_balance() const noexcept {
-  std::lock_guard guard(lock_);
+  channel_access access(const_cast<channel_core&>(*this), scheduler::existing());
   return claimable(senders_) - claimable(receivers_) + static_cast<int>(buffered_);
 }
 
 bool channel_core::shared_closed() const noexcept {
-  std::lock_guard guard(lock_);
+  channel_access access(const_cast<channel_core&>(*this), scheduler::existing());
   return closing_ && buffered_ == 0 && claimable(senders_) == 0;
 }
 
@@ -132,7 +217,7 @@ op_result channel_core::operate_slow(waiter& w, bool may_block) {
   if (capacity_ == 0 && slow_paths.load(std::memory_order_relaxed) == slow_threads) [[likely]] {
     // The common unbuffered cases with several threads, as short as the inline ones: a lone
     // partner is waiting, or nobody is and we block.
-    std::lock_guard guard(lock_);
+    channel_access access(*this, scheduler::existing());
     waiter_queue& partners = w.dir == direction::send ? receivers_ : senders_;
     waiter* partner = partners.head;
     if (partner != nullptr && !partner->in_select) {
@@ -155,20 +240,17 @@ op_result channel_core::operate_slow(waiter& w, bool may_block) {
     const bool sending = w.dir == direction::send;
     bool ready = false;
     {
-      const bool shared = threads_active();
-      if (shared) {
-        lock_.lock();
+      std::optional<channel_access> access;
+      if (threads_active()) {
+        access.emplace(*this, scheduler::existing());
       }
       const waiter_queue& partners = sending ? receivers_ : senders_;
       ready = !partners.empty() || (sending ? buffered_ < capacity_ : buffered_ > 0);
-      if (shared) {
-        lock_.unlock();
-      }
     }
     hooks::call_channel(this, me, sending, !ready);
   }
   if (threads_active()) {
-    std::lock_guard guard(lock_);
+    channel_access access(*this, scheduler::existing());
     return operate_here<true>(w, may_block);
   }
   return operate_here<false>(w, may_block);
@@ -253,8 +335,9 @@ template op_result channel_core::operate_here<false>(waiter&, bool);
 
 void channel_core::close() noexcept {
   const bool shared = threads_active();
+  std::optional<channel_access> access;
   if (shared) {
-    lock_.lock();
+    access.emplace(*this, scheduler::existing());
   }
   if (!closing_) {
     closing_ = true;
@@ -275,9 +358,6 @@ void channel_core::close() noexcept {
       end_wait(t, *w, wait_status::closed);
       t->owner()->push_back(t);
     }
-  }
-  if (shared) {
-    lock_.unlock();
   }
 }
 

@@ -1,3 +1,4 @@
+#include <optional>
 #include <sstream>
 
 #include <stackless/introspect.hpp>
@@ -52,14 +53,25 @@ snapshot_data snapshot() {
   for (const tasklet_node* t = s.first_live(); t != nullptr; t = t->registry_next) {
     data.tasklets.push_back(describe(t, s.running()));
   }
-  detail::channel_registry::instance().for_each([&](const detail::channel_core& c) {
+  const bool threads = detail::threads_active();
+  detail::channel_registry::instance().for_each([&](detail::channel_core& c) {
     channel_info info;
     info.id = c.id();
     info.name = c.name();
-    info.balance = c.balance();
-    info.closing = c.closing();
-    info.closed = c.closed();
     info.capacity = c.capacity();
+    info.owner_thread = c.owner_thread();
+    if (threads && info.owner_thread >= 0 &&
+        static_cast<unsigned>(info.owner_thread) != s.thread_index()) {
+      data.channels.push_back(std::move(info));  // another thread's: only it may read it
+      return;
+    }
+    info.balance = c.balance();
+    info.closed = c.closed();
+    std::optional<detail::channel_access> access;
+    if (threads) {
+      access.emplace(c, &s);
+    }
+    info.closing = c.closing();
     info.buffered = c.buffered();
     for (const detail::waiter* w = c.senders().head; w != nullptr; w = w->next) {
       info.waiting_senders.push_back(w->tasklet->id);

@@ -15,6 +15,7 @@
 #include <stackless/detail/scheduler.hpp>
 
 #include "channel_locks.hpp"
+#include "channel_registry.hpp"
 #include "runtime_core.hpp"
 
 namespace stackless {
@@ -25,14 +26,22 @@ constexpr int running_state = 0;
 constexpr int idle_state = 1;
 
 std::atomic<bool> runtime_exists{false};
+std::atomic<runtime_core*> the_runtime{nullptr};
+std::uint32_t generations = 0;  // written by the home thread while no runtime exists
 }  // namespace
 
-runtime_core::runtime_core(unsigned threads, bool work_stealing)
-    : size_(threads),
+runtime_core* active_runtime() noexcept { return the_runtime.load(std::memory_order_acquire); }
+
+runtime_core::runtime_core(unsigned threads, bool work_stealing, bool channel_affinity,
+                           std::uint32_t generation)
+    : left_loops(static_cast<std::ptrdiff_t>(threads) - 1),
+      size_(threads),
       schedulers_(std::make_unique<std::atomic<scheduler*>[]>(threads)),
       park_(std::make_unique<std::atomic<int>[]>(threads)),
       active_(1),  // the home thread; the others start parked
-      work_stealing_(work_stealing) {
+      work_stealing_(work_stealing),
+      channel_affinity_(channel_affinity),
+      generation_(generation) {
   for (unsigned k = 1; k < threads; ++k) {
     park_[k].store(idle_state, std::memory_order_relaxed);
   }
@@ -245,7 +254,7 @@ void run_share(scheduler& s, runtime_core& core) {
 
 void worker_loop(runtime_core* core, unsigned index, std::latch* ready) {
   scheduler& s = scheduler::current();
-  s.join_runtime(core, index);
+  s.join_runtime(core, index, core->generation());
   core->set(index, &s);
   ready->count_down();
   for (;;) {
@@ -261,10 +270,11 @@ void worker_loop(runtime_core* core, unsigned index, std::latch* ready) {
       break;
     }
   }
+  core->left_loops.arrive_and_wait();
   while (s.has_messages()) {
     s.drain_inbox();
   }
-  s.join_runtime(nullptr, 0);
+  s.join_runtime(nullptr, 0, 0);
 }
 
 runtime_core& core_of_caller() {
@@ -318,11 +328,21 @@ runtime::runtime(runtime_options options) {
   if (n == 0) {
     n = std::max(1u, std::thread::hardware_concurrency());
   }
-  core_ = std::make_unique<runtime_core>(n, options.work_stealing);
+  // Generation 0 marks channels never used under a runtime: numbers start at 1 and skip 0
+  // when they wrap.
+  detail::generations = detail::generations + 1 == 0 ? 1 : detail::generations + 1;
+  core_ = std::make_unique<runtime_core>(n, options.work_stealing, options.channel_affinity,
+                                         detail::generations);
   core_->set(0, &s);
-  s.join_runtime(core_.get(), 0);
+  s.join_runtime(core_.get(), 0, core_->generation());
+  detail::the_runtime.store(core_.get(), std::memory_order_release);
+  // The channels that exist now were used, if at all, by this thread's tasklets (some may be
+  // blocked on them): they are this thread's own.
+  detail::channel_registry::instance().for_each(
+      [&](detail::channel_core& c) { c.adopt(s.affinity_code()); });
   if (n > 1) {
-    // Before any other thread exists: from now on every channel operation locks.
+    // Before any other thread exists: from now on channel operations check who owns the
+    // channel, and lock the shared ones.
     detail::slow_paths.fetch_or(detail::slow_threads);
   }
   std::latch ready(n - 1);
@@ -333,6 +353,7 @@ runtime::runtime(runtime_options options) {
   } catch (...) {
     for (unsigned k = static_cast<unsigned>(core_->threads.size()) + 1; k < n; ++k) {
       ready.count_down();
+      core_->left_loops.count_down();  // threads never started
     }
     ready.wait();
     core_->request_stop();
@@ -340,7 +361,8 @@ runtime::runtime(runtime_options options) {
       t.join();
     }
     detail::slow_paths.fetch_and(static_cast<std::uint8_t>(~detail::slow_threads));
-    s.join_runtime(nullptr, 0);
+    detail::the_runtime.store(nullptr, std::memory_order_release);
+    s.join_runtime(nullptr, 0, 0);
     detail::runtime_exists.store(false);
     throw;
   }
@@ -393,6 +415,11 @@ void runtime::bind_thread(const tasklet& t, unsigned thread_index) {
     return;
   }
   while (n->where == place::channel) {
+    // Its channels may be this thread's own: they become shared, since its partners will be
+    // on two threads.
+    for (waiter* w = n->waiting; w != nullptr; w = w->next_case) {
+      w->channel->share(&s);
+    }
     {
       // Every channel it is registered on: statuses are read under these locks.
       std::size_t registrations = 0;
@@ -481,6 +508,15 @@ shutdown_report runtime::shutdown() {
     throw runtime_error("runtime::shutdown() is called on the thread that created the runtime");
   }
   shutdown_report report;
+  // This thread waits below without answering share requests: it gives its channels up
+  // first. It takes no new ones meanwhile, and channels being destroyed elsewhere are still
+  // listed while they wait for their owner (channel_core's destructor).
+  detail::channel_registry::instance().for_each([&](detail::channel_core& c) {
+    if (c.owned_by(&s)) {
+      c.share(&s);
+    }
+  });
+  s.share_requested_channels();
   // One thread after the other, so that destructors never run on two threads at once.
   for (unsigned k = 1; k < size(); ++k) {
     const unsigned before = core_->acknowledged.load();
@@ -507,7 +543,8 @@ shutdown_report runtime::shutdown() {
   }
   (void)core_->take_failure();
   detail::slow_paths.fetch_and(static_cast<std::uint8_t>(~detail::slow_threads));
-  s.join_runtime(nullptr, 0);
+  detail::the_runtime.store(nullptr, std::memory_order_release);
+  s.join_runtime(nullptr, 0, 0);
   shut_down_ = true;
   detail::runtime_exists.store(false);
   return report;

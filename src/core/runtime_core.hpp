@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <latch>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -27,7 +28,8 @@ namespace stackless::detail {
 
 class runtime_core {
  public:
-  runtime_core(unsigned threads, bool work_stealing);
+  runtime_core(unsigned threads, bool work_stealing, bool channel_affinity,
+               std::uint32_t generation);
 
   unsigned size() const noexcept { return size_; }
   scheduler& at(unsigned index) const noexcept { return *get(index); }
@@ -35,6 +37,10 @@ class runtime_core {
     schedulers_[index].store(s, std::memory_order_release);
   }
   bool work_stealing() const noexcept { return work_stealing_; }
+  /// channel_affinity: a channel becomes the own of the first thread that uses it.
+  bool channel_affinity() const noexcept { return channel_affinity_; }
+  /// generation numbers the runtimes of the process (channel owners, see channel_core).
+  std::uint32_t generation() const noexcept { return generation_; }
 
   /// idle parks the calling thread (scheduler `s`) until a message arrives (true), or until
   /// the runtime stops (workers) or becomes quiescent (home thread) (false).
@@ -67,6 +73,9 @@ class runtime_core {
 
   std::vector<std::thread> threads;
   std::atomic<unsigned> acknowledged{0};  // shutdown handshake
+  // Workers that left their loop. A worker frees its scheduler when its thread ends, so it
+  // waits here first: until every worker has left, another may still read or post to it.
+  std::latch left_loops;
 
  private:
   void check_quiescent();
@@ -89,6 +98,11 @@ class runtime_core {
   std::exception_ptr failure_;
   std::atomic<unsigned> next_place_{0};
   bool work_stealing_;
+  bool channel_affinity_;
+  std::uint32_t generation_;
 };
+
+/// active_runtime: the runtime of the process, if one exists (for threads outside it).
+runtime_core* active_runtime() noexcept;
 
 }  // namespace stackless::detail

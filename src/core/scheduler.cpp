@@ -389,10 +389,35 @@ void scheduler::post(message m) {
   }
 }
 
+void scheduler::request_share(channel_core* c) {
+  if (c->share_requested.exchange(true, std::memory_order_acq_rel)) {
+    return;  // another thread asked already (or the owner is sharing it itself)
+  }
+  channel_core* head = share_requests_.load(std::memory_order_relaxed);
+  do {
+    c->share_next = head;
+  } while (!share_requests_.compare_exchange_weak(head, c, std::memory_order_seq_cst,
+                                                  std::memory_order_relaxed));
+  inbox_.signal();  // after the push: drain_inbox() takes the list after clearing the flag
+  if (runtime_ != nullptr) {
+    runtime_->wake(*this);
+  }
+}
+
+void scheduler::share_requested_channels() noexcept {
+  channel_core* c = share_requests_.exchange(nullptr, std::memory_order_seq_cst);
+  while (c != nullptr) {
+    channel_core* next = c->share_next;  // read first: once shared, c may be destroyed
+    c->become_shared();
+    c = next;
+  }
+}
+
 void scheduler::drain_inbox() {
   std::vector<message> batch;
   batch.swap(batch_);  // keeps the capacity of earlier rounds: no allocation once warm
   inbox_.take(batch);
+  share_requested_channels();
   for (message& m : batch) {
     apply(m);
   }

@@ -1,5 +1,7 @@
 // The select engine (GO-1..GO-9), in the three passes of Go's selectgo: poll, register,
 // and the cleanup that the waking partner performs through end_wait().
+#include <optional>
+
 #include <stackless/errors.hpp>
 #include <stackless/select.hpp>
 
@@ -115,16 +117,15 @@ std::size_t select_fired(tasklet_node* t) noexcept {
   // of its registrations: each status is read under its channel's lock.
   const bool shared = threads_active();
   std::size_t fired = 0;
+  scheduler* const here = shared ? scheduler::existing() : nullptr;
   for (waiter* w = t->waiting; w != nullptr; w = w->next_case) {
     channel_core* c = w->channel;
+    std::optional<channel_access> access;
     if (shared) {
-      c->lock();
+      access.emplace(*c, here);
     }
     if (!c->drop(*w) && w->status != wait_status::dropped) {
       fired = w->case_index;
-    }
-    if (shared) {
-      c->unlock();
     }
   }
   t->waiting = nullptr;

@@ -1,9 +1,12 @@
 #pragma once
 // scheduler_fixture (STYLE.md 9.6.1): every channel, select and scheduler test runs on the
 // single scheduler (no locks: the single-scheduler fast path) and inside runtimes of 2, 4
-// and 8 threads (every channel locked, other threads parked and ready to be woken). The
-// test body is the same: its tasklets run on the calling thread, so exact interleavings still
-// hold; tests/threads/ checks what is specific to tasklets on several threads.
+// and 8 threads, other threads parked and ready to be woken. With 2 and 8 threads the
+// channels are the calling thread's own (channel affinity: unlocked, but with the claims and
+// checks of several threads); with 4 every channel is shared and locked
+// (channel_affinity = false). The test body is the same: its tasklets run on the calling
+// thread, so exact interleavings still hold; tests/threads/ checks what is specific to
+// tasklets on several threads.
 #include <optional>
 #include <string>
 
@@ -17,7 +20,8 @@ class scheduler_fixture : public ::testing::TestWithParam<unsigned> {
  protected:
   void SetUp() override {
     if (GetParam() > 1) {
-      runtime_.emplace(stackless::runtime_options{.threads = GetParam()});
+      runtime_.emplace(stackless::runtime_options{.threads = GetParam(),
+                                                  .channel_affinity = GetParam() != locked});
     }
   }
   void TearDown() override {
@@ -29,10 +33,17 @@ class scheduler_fixture : public ::testing::TestWithParam<unsigned> {
   }
 
   std::optional<stackless::runtime> runtime_;
+
+ public:
+  static constexpr unsigned locked = 4;  // the thread count whose channels are all shared
 };
 
 inline std::string thread_count_name(const ::testing::TestParamInfo<unsigned>& info) {
-  return info.param == 1 ? "single" : std::to_string(info.param) + "threads";
+  if (info.param == 1) {
+    return "single";
+  }
+  return std::to_string(info.param) + "threads" +
+         (info.param == scheduler_fixture::locked ? "_locked" : "");
 }
 
 }  // namespace stackless_test

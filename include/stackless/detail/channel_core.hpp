@@ -7,12 +7,17 @@
 ///  - a waiter is in at most one queue, and only while its tasklet is blocked;
 ///  - `balance == senders.size() - receivers.size()`;
 ///  - a tasklet has waiters queued only while `where == place::channel`.
-/// With several scheduler threads (threads_active()) every operation holds the channel's
-/// spin lock, and a select holds the locks of all its channels, taken in address order (as
-/// Go's selectgo does). A partner completes a blocked tasklet's wait only after claiming it
-/// (tasklet_node::wait_claim); registrations of a select that lost the claim stay queued,
-/// "stale", until the next operation on that channel drops them or the woken tasklet
-/// removes them itself (select_finish) before its code runs again.
+/// With several scheduler threads (threads_active()) a channel is first the own of the
+/// thread that uses it first (biased ownership): that thread touches it without a lock. When
+/// another thread needs it, it asks the owner through the owner's inbox and waits; the owner
+/// answers between two switches, never inside an operation, by making the channel shared for
+/// good. Every operation on a shared channel holds its spin lock, and a select holds the locks
+/// of all its shared channels, taken in address order (as Go's selectgo does). Blocked
+/// tasklets registered on a thread's own channel belong to that thread (bind_thread shares
+/// the channels of the blocked tasklet it moves). A partner completes a blocked tasklet's
+/// wait only after claiming it (tasklet_node::wait_claim); registrations of a select that
+/// lost the claim stay queued, "stale", until the next operation on that channel drops them
+/// or the woken tasklet removes them itself (select_fired) before its code runs again.
 
 #include <atomic>
 #include <cstdint>
@@ -108,23 +113,77 @@ class alignas(64) channel_core {
   /// value to a waiting partner, uses the buffer, or (if `may_block`) registers `w` and
   /// takes the tasklet off the run queue. The common unbuffered cases are inline.
   STACKLESS_HOT op_result operate(waiter& w, bool may_block) {
-    if (capacity_ == 0 && slow_paths.load(std::memory_order_relaxed) == 0) [[likely]] {
-      waiter_queue& partners = w.dir == direction::send ? receivers_ : senders_;
-      if (waiter* partner = partners.head) {
-        queue_for(partner->dir).unlink(partner);
-        return complete_with<false>(w, *partner);
-      }
-      if (may_block && !closing_ && !w.tasklet->block_trap) {
-        return block(w);
+    if (capacity_ == 0) [[likely]] {
+      const std::uint8_t slow = slow_paths.load(std::memory_order_relaxed);
+      if (slow == 0) [[likely]] {
+        waiter_queue& partners = w.dir == direction::send ? receivers_ : senders_;
+        if (waiter* partner = partners.head) {
+          partners.unlink(partner);
+          return complete_with<false>(w, *partner);
+        }
+        if (may_block && !closing_ && !w.tasklet->block_trap) {
+          return block(w);
+        }
+      } else if (slow == slow_threads && owned_by(w.tasklet->owner())) {
+        // A channel of this thread's own: its blocked tasklets are this thread's, and a lone
+        // registration needs no claim, so this is the single-scheduler path again.
+        waiter_queue& partners = w.dir == direction::send ? receivers_ : senders_;
+        waiter* partner = partners.head;
+        if (partner != nullptr && !partner->in_select) {
+          partners.unlink(partner);
+          return complete_with<false>(w, *partner);
+        }
+        if (partner == nullptr && may_block && !closing_ && !w.tasklet->block_trap) {
+          return block(w);
+        }
       }
     }
     return operate_slow(w, may_block);
   }
 
-  /// operate_locked is operate() for a select that already holds this channel's lock.
+  /// operate_locked is operate() for a select that already has access to this channel.
   op_result operate_locked(waiter& w, bool may_block) { return operate_here<true>(w, may_block); }
-  void lock() noexcept { lock_.lock(); }
+
+  // --- access with several threads (biased ownership, see above) -------------------------
+  /// prepare_access makes the channel usable by the thread of scheduler `s` (null: a thread
+  /// without a scheduler): it is, or becomes, that thread's own, or it is shared. May wait for
+  /// the owner to give the channel up, so it is never called with a channel lock held.
+  STACKLESS_HOT void prepare_access(scheduler* s) const noexcept {
+    if (s == nullptr || affinity_.load(std::memory_order_acquire) != s->affinity_code())
+        [[unlikely]] {
+      prepare_access_slow(s);
+    }
+  }
+  /// lock_if_shared takes the lock unless the channel is the own of `s` (after
+  /// prepare_access); true if it locked. unlock() releases it.
+  STACKLESS_HOT bool lock_if_shared(const scheduler* s) noexcept {
+    if (s != nullptr && affinity_.load(std::memory_order_relaxed) == s->affinity_code()) {
+      return false;
+    }
+    lock_.lock();
+    return true;
+  }
   void unlock() noexcept { lock_.unlock(); }
+  /// share makes the channel shared for good, whoever owns it (bind_thread of a tasklet
+  /// blocked on it). Never called with a channel lock held.
+  void share(scheduler* s) noexcept;
+  /// become_shared: the owner's answer to a share request (between two switches).
+  void become_shared() noexcept;
+  /// owner_thread: the index of the runtime thread that owns the channel, or -1 (shared,
+  /// not used yet under the runtime, or no runtime).
+  int owner_thread() const noexcept;
+  /// adopt makes the channel the own of the thread whose affinity code is `code`: a runtime
+  /// starting takes the channels that exist, with the tasklets blocked on them, for its home
+  /// thread.
+  void adopt(std::uint64_t code) noexcept { affinity_.store(code, std::memory_order_relaxed); }
+  /// owned_by: the channel is the own of the thread of `s` (unlocked access).
+  bool owned_by(const scheduler* s) const noexcept {
+    return s != nullptr && affinity_.load(std::memory_order_acquire) == s->affinity_code();
+  }
+  // A share request in the owner's list (scheduler::request_share): the link, and whether a
+  // request was made (only the first requester links the channel).
+  channel_core* share_next = nullptr;
+  std::atomic<bool> share_requested{false};
   /// drop_stale removes, from the head of the queue for direction `d`, registrations whose
   /// tasklet was already claimed by another channel (lock held).
   void drop_stale(direction d) noexcept;
@@ -203,6 +262,7 @@ class alignas(64) channel_core {
     return d == direction::send ? senders_ : receivers_;
   }
   op_result operate_slow(waiter& w, bool may_block);
+  void prepare_access_slow(scheduler* s) const noexcept;
   int shared_balance() const noexcept;
   bool shared_closed() const noexcept;
   /// wake_claimed makes claimed tasklet `t` runnable on its thread (lock held), raising
@@ -262,6 +322,10 @@ class alignas(64) channel_core {
   waiter_queue senders_;
   waiter_queue receivers_;
   mutable spin_lock lock_;
+  // Who may touch the channel while threads are active: make_affinity(generation, owner),
+  // owner = thread index + 1, no_owner (or an older runtime's generation): nobody yet,
+  // shared_owner: every thread, under the lock.
+  mutable std::atomic<std::uint64_t> affinity_{0};
   std::atomic<std::uint32_t> refs_{1};
   std::size_t capacity_ = 0;
   std::uint64_t id_ = 0;
@@ -269,6 +333,27 @@ class alignas(64) channel_core {
   std::int8_t preference_ = -1;
   bool schedule_all_ = false;
   bool closing_ = false;
+};
+
+/// channel_access: exclusive use of a channel's queues by the calling thread while threads
+/// are active: nothing to take on a channel of its own, the spin lock on a shared one.
+class channel_access {
+ public:
+  channel_access(channel_core& c, scheduler* s) noexcept : channel_(c) {
+    c.prepare_access(s);
+    locked_ = c.lock_if_shared(s);
+  }
+  ~channel_access() {
+    if (locked_) {
+      channel_.unlock();
+    }
+  }
+  channel_access(const channel_access&) = delete;
+  channel_access& operator=(const channel_access&) = delete;
+
+ private:
+  channel_core& channel_;
+  bool locked_;
 };
 
 /// must_suspend: what an awaiter's await_suspend returns after an operation that produced

@@ -28,7 +28,16 @@
 namespace stackless::detail {
 
 struct waiter;
+class channel_core;
 class runtime_core;
+
+/// A channel's owner while threads are active, with the generation of the runtime (a channel
+/// owned under an earlier runtime is nobody's): see channel_core.
+inline constexpr std::uint32_t no_owner = 0;
+inline constexpr std::uint32_t shared_owner = 0xffffffff;
+constexpr std::uint64_t make_affinity(std::uint32_t generation, std::uint32_t owner) noexcept {
+  return (static_cast<std::uint64_t>(generation) << 32) | owner;
+}
 
 /// Process-wide switches read on hot paths as one relaxed load: while it is zero, channel
 /// operations take their inline single-scheduler path. `slow_hooks`: a schedule or channel
@@ -222,10 +231,20 @@ class scheduler {
   // --- threads (ARCHITECTURE.md section 5) ----------------------------------------------
   runtime_core* runtime() const noexcept { return runtime_; }
   unsigned thread_index() const noexcept { return index_; }
-  void join_runtime(runtime_core* runtime, unsigned index) noexcept {
+  /// join_runtime makes this the scheduler of thread `index` of `runtime` (null: leaves
+  /// it); `generation` numbers the runtimes of the process.
+  void join_runtime(runtime_core* runtime, unsigned index, std::uint32_t generation) noexcept {
     runtime_ = runtime;
     index_ = index;
+    affinity_code_ = runtime != nullptr ? make_affinity(generation, index + 1) : 0;
   }
+  /// affinity_code: the mark of channels this thread owns (0 outside a runtime).
+  std::uint64_t affinity_code() const noexcept { return affinity_code_; }
+  /// request_share asks this thread to share channel `c`, which it owns (any thread).
+  void request_share(channel_core* c);
+  /// share_requested_channels answers the share requests; owner thread only, between
+  /// operations.
+  void share_requested_channels() noexcept;
   /// post queues a message for this scheduler's thread and wakes it if it sleeps. Any
   /// thread may call it; it is the only way to touch another thread's tasklets.
   void post(message m);
@@ -285,6 +304,8 @@ class scheduler {
 
   runtime_core* runtime_ = nullptr;
   unsigned index_ = 0;
+  std::uint64_t affinity_code_ = 0;
+  std::atomic<channel_core*> share_requests_{nullptr};  // a stack linked by share_next
   scheduler* migrating_to_ = nullptr;
   inbox inbox_;
   std::vector<message> batch_;
