@@ -194,7 +194,7 @@ void scheduler::drive() {
     if (runtime_ != nullptr) [[unlikely]] {
       // Only a runtime's threads get messages; one test keeps the lone scheduler's loop as
       // short as it was.
-      if (inbox_.pending()) {
+      if (has_messages()) {
         drain_inbox();
       }
       if ((switches_ & 63) == 0) {
@@ -334,7 +334,7 @@ tasklet_node* scheduler::leave_run(tasklet_node* caller) noexcept {
 void scheduler::destroy(tasklet_node* t) noexcept {
   while (t->where == place::channel && !cancel_wait(t)) {
     // A partner on another thread claimed it: its wake-up arrives in a moment.
-    while (!inbox_.pending()) {
+    while (!has_messages()) {
       std::this_thread::yield();
     }
     drain_inbox();
@@ -366,7 +366,7 @@ void scheduler::destroy_all() noexcept {
     destroy(registry_);
   }
   while (main_.where == place::channel && !cancel_wait(&main_)) {
-    while (!inbox_.pending()) {
+    while (!has_messages()) {
       std::this_thread::yield();
     }
     drain_inbox();
@@ -396,16 +396,16 @@ void scheduler::request_share(channel_core* c) {
   channel_core* head = share_requests_.load(std::memory_order_relaxed);
   do {
     c->share_next = head;
-  } while (!share_requests_.compare_exchange_weak(head, c, std::memory_order_seq_cst,
+  } while (!share_requests_.compare_exchange_weak(head, c, std::memory_order_release,
                                                   std::memory_order_relaxed));
-  inbox_.signal();  // after the push: drain_inbox() takes the list after clearing the flag
+  // has_messages() sees the list; wake() fences against the owner going to sleep.
   if (runtime_ != nullptr) {
     runtime_->wake(*this);
   }
 }
 
 void scheduler::share_requested_channels() noexcept {
-  channel_core* c = share_requests_.exchange(nullptr, std::memory_order_seq_cst);
+  channel_core* c = share_requests_.exchange(nullptr, std::memory_order_acquire);
   while (c != nullptr) {
     channel_core* next = c->share_next;  // read first: once shared, c may be destroyed
     c->become_shared();

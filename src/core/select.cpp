@@ -1,6 +1,7 @@
 // The select engine (GO-1..GO-9), in the three passes of Go's selectgo: poll, register,
 // and the cleanup that the waking partner performs through end_wait().
 #include <optional>
+#include <utility>
 
 #include <stackless/errors.hpp>
 #include <stackless/select.hpp>
@@ -112,10 +113,16 @@ select_start select_begin(const waiter_list& cases, bool has_default, bool in_or
 }
 
 std::size_t select_fired(tasklet_node* t) noexcept {
-  // end_wait() left the completed registration first in `waiting` (see channel_core.hpp);
-  // with several threads the chain is whole, and other threads may still be dropping some
-  // of its registrations: each status is read under its channel's lock.
   const bool shared = threads_active();
+  if (!shared) [[likely]] {
+    // One thread: end_wait() dropped the other registrations and left the completed one in
+    // `waiting` (null if the wait was cancelled: kill, or its channel destroyed).
+    const waiter* fired = std::exchange(t->waiting, nullptr);
+    return fired != nullptr ? fired->case_index : 0;
+  }
+  // With several threads the chain is whole (the completed registration first if end_wait()
+  // ran, before the runtime started), and other threads may still be dropping some of its
+  // registrations: each status is read with access to its channel.
   std::size_t fired = 0;
   scheduler* const here = shared ? scheduler::existing() : nullptr;
   for (waiter* w = t->waiting; w != nullptr; w = w->next_case) {

@@ -148,7 +148,7 @@ TEST(ChannelAffinity, AChannelDestroyedAwayFromItsOwnerIsSharedFirst) {
   stackless::any_channel observer(ch->core());
   ch.reset();
   EXPECT_EQ(observer.owner_thread(), 1);  // the last handle is still here
-  observer = stackless::any_channel();  // destroyed on thread 0: asks thread 1 first
+  observer = stackless::any_channel();    // destroyed on thread 0: asks thread 1 first
   EXPECT_EQ(stackless::snapshot().channels.size(), 0u);
 }
 

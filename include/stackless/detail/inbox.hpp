@@ -46,17 +46,13 @@ class inbox {
     items_.push_back(std::move(m));
     pending_.store(true, std::memory_order_release);
   }
-  /// signal marks the inbox pending without a message (a share request, kept elsewhere).
-  /// seq_cst, with take()'s clearing: a request linked before a signal that take() then
-  /// clears is seen by the owner, which reads the requests after take().
-  void signal() noexcept { pending_.store(true, std::memory_order_seq_cst); }
   /// pending: a hint, read on every switch; take() is what synchronizes.
   bool pending() const noexcept { return pending_.load(std::memory_order_acquire); }
   /// take swaps the queued messages into `out` (empty on entry): no allocation once warm.
   void take(std::vector<message>& out) {
     std::lock_guard guard(lock_);
     out.swap(items_);
-    pending_.store(false, std::memory_order_seq_cst);
+    pending_.store(false, std::memory_order_relaxed);
   }
 
  private:

@@ -248,7 +248,10 @@ class scheduler {
   /// post queues a message for this scheduler's thread and wakes it if it sleeps. Any
   /// thread may call it; it is the only way to touch another thread's tasklets.
   void post(message m);
-  bool has_messages() const noexcept { return inbox_.pending(); }
+  /// has_messages: a message or a share request waits (read on every switch).
+  bool has_messages() const noexcept {
+    return inbox_.pending() || share_requests_.load(std::memory_order_acquire) != nullptr;
+  }
   /// drain_inbox applies the queued messages; owner thread only.
   void drain_inbox();
   /// defer_delivery: `t` was claimed by a partner on another thread (its wake-up is on the
