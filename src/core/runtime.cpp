@@ -48,8 +48,11 @@ runtime_core::runtime_core(unsigned threads, bool work_stealing, bool channel_af
 }
 
 void runtime_core::reactivate(scheduler& s) noexcept {
+  std::atomic<int>& park = park_[s.thread_index()];
   int expected = idle_state;
-  if (park_[s.thread_index()].compare_exchange_strong(expected, running_state)) {
+  // Usually still running (a message came while it spun): no locked instruction then.
+  if (park.load(std::memory_order_relaxed) == idle_state &&
+      park.compare_exchange_strong(expected, running_state)) {
     active_.fetch_add(1);
   }
 }
@@ -115,6 +118,9 @@ bool runtime_core::spin_for_messages(const scheduler& s) const noexcept {
   // inbox for a few microseconds first spares both threads the futex sleep and wake-up. The
   // spin is bounded, so an idle runtime still sleeps at once after it.
   constexpr int rounds = 64;
+  if (s.has_messages()) {
+    return true;  // the common case under load: no clock read
+  }
   const auto until = std::chrono::steady_clock::now() + spin_limit;
   do {
     for (int i = 0; i < rounds; ++i) {
@@ -205,11 +211,16 @@ void runtime_core::record_failure(std::exception_ptr e) {
   std::lock_guard guard(failure_mutex_);
   if (!failure_) {
     failure_ = std::move(e);
+    failed_.store(true, std::memory_order_release);
   }
 }
 
 std::exception_ptr runtime_core::take_failure() {
+  if (!failed_.load(std::memory_order_acquire)) {
+    return nullptr;  // run() asks after every wake-up: no lock for the usual answer
+  }
   std::lock_guard guard(failure_mutex_);
+  failed_.store(false, std::memory_order_relaxed);
   return std::exchange(failure_, nullptr);
 }
 

@@ -96,6 +96,7 @@ class runtime_core {
   std::mutex check_mutex_;
   std::mutex failure_mutex_;
   std::exception_ptr failure_;
+  std::atomic<bool> failed_{false};  // failure_ is set
   std::atomic<unsigned> next_place_{0};
   bool work_stealing_;
   bool channel_affinity_;
