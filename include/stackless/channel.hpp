@@ -279,6 +279,7 @@ class channel : public any_channel {
   /// An unbuffered (rendezvous) channel with Stackless semantics.
   channel() : any_channel() { core_ = new detail::typed_channel_core<T>(0); }
   /// A buffered channel holding up to `capacity` values (Go semantics); 0 is unbuffered.
+  /// Throws std::length_error for a capacity above 2^32 - 1.
   explicit channel(std::size_t capacity) : any_channel() {
     core_ = new detail::typed_channel_core<T>(capacity);
   }

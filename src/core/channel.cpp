@@ -1,5 +1,8 @@
+#include <limits>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <utility>
 
@@ -15,7 +18,16 @@
 
 namespace stackless::detail {
 
-channel_core::channel_core(std::size_t capacity) : capacity_(capacity) {
+namespace {
+std::uint32_t checked_capacity(std::size_t capacity) {
+  if (capacity > std::numeric_limits<std::uint32_t>::max()) {
+    throw std::length_error("channel: capacity " + std::to_string(capacity) + " is above 2^32 - 1");
+  }
+  return static_cast<std::uint32_t>(capacity);
+}
+}  // namespace
+
+channel_core::channel_core(std::size_t capacity) : capacity_(checked_capacity(capacity)) {
   id_ = channel_registry::instance().add(this);
 }
 

@@ -1,4 +1,5 @@
 // Buffered channels: Go semantics (GO-6, GO-9, A5) on channel<T>(capacity).
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,12 @@ using stackless::tasklet;
 using stackless::testing::recorder;
 
 STACKLESS_SCHEDULER_SUITE(Buffered);
+
+TEST_P(Buffered, ACapacityAbove32BitsIsRefused) {
+  EXPECT_THROW(stackless::channel<int>(std::size_t{1} << 32), std::length_error);
+  stackless::channel<int> largest_small(1000);
+  EXPECT_EQ(largest_small.capacity(), 1000u);
+}
 
 TEST_P(Buffered, GO9_SendBlocksOnlyWhenFull) {
   channel<int> ch(3);

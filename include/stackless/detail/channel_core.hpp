@@ -98,7 +98,25 @@ inline void end_wait(tasklet_node* t, waiter& fired, wait_status status) noexcep
 // Cache-line aligned: channels are allocated one after the other, and two channels used by
 // tasklets of two threads must not share the line their locks and queues live on.
 class alignas(64) channel_core {
+  // What every operation reads comes first: with the vtable pointer, one cache line (the
+  // single-scheduler path touches no other; with threads, affinity_ is on the next).
+  waiter_queue senders_;
+  waiter_queue receivers_;
+  std::uint32_t capacity_ = 0;
+  bool closing_ = false;
+  std::int8_t preference_ = -1;
+  bool schedule_all_ = false;
+  mutable spin_lock lock_;
+  // Who may touch the channel while threads are active: make_affinity(generation, owner),
+  // owner = thread index + 1, no_owner (or an older runtime's generation): nobody yet,
+  // shared_owner: every thread, under the lock.
+  mutable std::atomic<std::uint64_t> affinity_{0};
+
+ protected:
+  std::size_t buffered_ = 0;
+
  public:
+  /// Throws std::length_error for a capacity above 2^32 - 1.
   explicit channel_core(std::size_t capacity);
   virtual ~channel_core();
   channel_core(const channel_core&) = delete;
@@ -246,16 +264,14 @@ class alignas(64) channel_core {
     if (closing_) {
       return true;
     }
-    return d == direction::send ? (!receivers_.empty() || buffered_ < capacity_)
-                                : (!senders_.empty() || buffered_ > 0);
+    // capacity_ first: an unbuffered channel's answer stays in the first cache line.
+    return d == direction::send ? (!receivers_.empty() || (capacity_ != 0 && buffered_ < capacity_))
+                                : (!senders_.empty() || (capacity_ != 0 && buffered_ > 0));
   }
 
   // Links in the process-wide list of channels, for snapshots.
   channel_core* registry_next = nullptr;
   channel_core* registry_prev = nullptr;
-
- protected:
-  std::size_t buffered_ = 0;
 
  private:
   waiter_queue& queue_for(direction d) noexcept {
@@ -319,20 +335,9 @@ class alignas(64) channel_core {
     return op_result::blocked;
   }
 
-  waiter_queue senders_;
-  waiter_queue receivers_;
-  mutable spin_lock lock_;
-  // Who may touch the channel while threads are active: make_affinity(generation, owner),
-  // owner = thread index + 1, no_owner (or an older runtime's generation): nobody yet,
-  // shared_owner: every thread, under the lock.
-  mutable std::atomic<std::uint64_t> affinity_{0};
   std::atomic<std::uint32_t> refs_{1};
-  std::size_t capacity_ = 0;
   std::uint64_t id_ = 0;
   std::unique_ptr<std::string> name_;
-  std::int8_t preference_ = -1;
-  bool schedule_all_ = false;
-  bool closing_ = false;
 };
 
 /// channel_access: exclusive use of a channel's queues by the calling thread while threads
