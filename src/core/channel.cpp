@@ -173,7 +173,11 @@ bool cancel_wait(tasklet_node* t) noexcept {
 void channel_core::wake_claimed(tasklet_node* t, std::exception_ptr error) {
   scheduler* home = t->owner();
   if (home != scheduler::existing()) {
-    home->post({message_kind::wake, t, std::move(error)});
+    if (error) {
+      home->post({message_kind::wake, t, std::move(error)});
+    } else {
+      home->post_wake(t);
+    }
     return;
   }
   if (error) {

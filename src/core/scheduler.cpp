@@ -413,11 +413,39 @@ void scheduler::share_requested_channels() noexcept {
   }
 }
 
+void scheduler::post_wake(tasklet_node* t) noexcept {
+  tasklet_node* head = wakes_.load(std::memory_order_relaxed);
+  do {
+    t->next = head;  // free: a blocked tasklet is in no run queue
+  } while (
+      !wakes_.compare_exchange_weak(head, t, std::memory_order_release, std::memory_order_relaxed));
+  if (runtime_ != nullptr) {
+    runtime_->wake(*this);
+  }
+}
+
 void scheduler::drain_inbox() {
+  share_requested_channels();
+  // Wake-ups first, and taken before the inbox: a wake-up of a tasklet that bind_thread moved
+  // here was pushed after its `arrive` was posted, so that arrival is in this batch. Applied
+  // before it, the tasklet is queued before it is listed, within this one call.
+  tasklet_node* wakes = wakes_.exchange(nullptr, std::memory_order_acquire);
   std::vector<message> batch;
   batch.swap(batch_);  // keeps the capacity of earlier rounds: no allocation once warm
   inbox_.take(batch);
-  share_requested_channels();
+  tasklet_node* in_order = nullptr;  // the stack reversed: first posted, first queued
+  while (wakes != nullptr) {
+    tasklet_node* next = wakes->next;
+    wakes->next = in_order;
+    in_order = wakes;
+    wakes = next;
+  }
+  while (in_order != nullptr) {
+    tasklet_node* t = in_order;
+    in_order = t->next;
+    t->next = nullptr;
+    apply_wake(t, nullptr);
+  }
   for (message& m : batch) {
     apply(m);
   }
@@ -436,22 +464,9 @@ void scheduler::defer_delivery(tasklet_node* t, std::exception_ptr e) {
 void scheduler::apply(message& m) {
   tasklet_node* t = m.tasklet;
   switch (m.kind) {
-    case message_kind::wake: {
-      if (m.error) {
-        t->bomb = std::move(m.error);
-      }
-      for (auto it = deferred_.begin(); it != deferred_.end(); ++it) {
-        if (it->first == t) {  // killed while its wake-up was on the way
-          t->bomb = std::move(it->second);
-          deferred_.erase(it);
-          release(t);
-          break;
-        }
-      }
-      t->where = place::none;
-      push_back(t);
+    case message_kind::wake:
+      apply_wake(t, std::move(m.error));
       break;
-    }
     case message_kind::arrive:
       t->registry_next = registry_;
       t->registry_prev = nullptr;
@@ -505,6 +520,22 @@ void scheduler::apply(message& m) {
       break;
     }
   }
+}
+
+void scheduler::apply_wake(tasklet_node* t, std::exception_ptr error) {
+  if (error) {
+    t->bomb = std::move(error);
+  }
+  for (auto it = deferred_.begin(); it != deferred_.end(); ++it) {
+    if (it->first == t) {  // killed while its wake-up was on the way
+      t->bomb = std::move(it->second);
+      deferred_.erase(it);
+      release(t);
+      break;
+    }
+  }
+  t->where = place::none;
+  push_back(t);
 }
 
 void scheduler::give_away(tasklet_node* t, scheduler* target, bool bound) {

@@ -175,7 +175,7 @@ class scheduler {
                                   bool schedule_all) {
     tasklet_node* caller = running_;
     if (scheduler* home = partner->owner(); home != this) [[unlikely]] {
-      home->post({message_kind::wake, partner});  // CH-6: the caller never switches
+      home->post_wake(partner);  // CH-6: the caller never switches
       return false;
     }
     if (caller == nullptr || caller->where != place::runqueue) [[unlikely]] {
@@ -248,9 +248,14 @@ class scheduler {
   /// post queues a message for this scheduler's thread and wakes it if it sleeps. Any
   /// thread may call it; it is the only way to touch another thread's tasklets.
   void post(message m);
-  /// has_messages: a message or a share request waits (read on every switch).
+  /// post_wake makes blocked tasklet `t`, whose wait another thread completed (claimed), runnable
+  /// here: the message of CH-6 without the inbox. The tasklet's free run-queue link carries
+  /// it, so it allocates and locks nothing. Any thread.
+  void post_wake(tasklet_node* t) noexcept;
+  /// has_messages: a message, a wake-up or a share request waits (read on every switch).
   bool has_messages() const noexcept {
-    return inbox_.pending() || share_requests_.load(std::memory_order_acquire) != nullptr;
+    return inbox_.pending() || wakes_.load(std::memory_order_acquire) != nullptr ||
+           share_requests_.load(std::memory_order_acquire) != nullptr;
   }
   /// drain_inbox applies the queued messages; owner thread only.
   void drain_inbox();
@@ -270,6 +275,7 @@ class scheduler {
 
  private:
   void apply(message& m);
+  void apply_wake(tasklet_node* t, std::exception_ptr error);
   void share_work(unsigned thief);
   void share_load();
   static scheduler& create();
@@ -309,6 +315,7 @@ class scheduler {
   unsigned index_ = 0;
   std::uint64_t affinity_code_ = 0;
   std::atomic<channel_core*> share_requests_{nullptr};  // a stack linked by share_next
+  std::atomic<tasklet_node*> wakes_{nullptr};           // a stack linked by tasklet next
   scheduler* migrating_to_ = nullptr;
   inbox inbox_;
   std::vector<message> batch_;
