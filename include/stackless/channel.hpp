@@ -254,8 +254,8 @@ class channel_case {
 
  private:
   friend class channel<T>;
-  channel_case(any_channel ch, detail::direction dir, detail::source_site site)
-      : channel_(std::move(ch)) {
+  channel_case(detail::channel_core* core, detail::direction dir, detail::source_site site)
+      : channel_(core) {
     waiter_.dir = dir;
     waiter_.site = site;
   }
@@ -333,12 +333,12 @@ class channel : public any_channel {
 
   /// receive_case: a receive for select().
   channel_case<T> receive_case(detail::source_site site = detail::source_site::current()) const {
-    return channel_case<T>(*this, detail::direction::receive, site);
+    return channel_case<T>(core_, detail::direction::receive, site);
   }
   /// send_case: a send of `value` for select().
   channel_case<T> send_case(T value,
                             detail::source_site site = detail::source_site::current()) const {
-    channel_case<T> c(*this, detail::direction::send, site);
+    channel_case<T> c(core_, detail::direction::send, site);
     c.set_value(std::move(value));
     return c;
   }

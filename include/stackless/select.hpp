@@ -213,14 +213,11 @@ class [[nodiscard("co_await it, or call .wait() from main")]] select_awaiter
       std::size_t k = 0;
       std::apply(
           [&](auto&... c) {
-            std::size_t position = 0;
             (
                 [&](auto& one) {
                   if constexpr (!is_default_case<std::decay_t<decltype(one)>>) {
-                    waiters_[k] = one.prepare();
-                    positions_[k++] = position;
+                    waiters_[k++] = one.prepare();
                   }
-                  ++position;
                 }(c),
                 ...);
           },
@@ -234,22 +231,33 @@ class [[nodiscard("co_await it, or call .wait() from main")]] select_awaiter
 
   select_result<Cases...> await_resume() {
     const std::size_t k = this->fired_index();
-    return select_result<Cases...>(k < channel_count ? positions_[k] : default_position(), cases_);
+    return select_result<Cases...>(k < channel_count ? positions[k] : default_position, cases_);
   }
 
  private:
-  static constexpr std::size_t default_position() {
+  // positions[k]: where the k-th channel case is among all cases (the default skipped).
+  static constexpr std::array<std::size_t, channel_count + 1> positions = [] {
+    constexpr bool is_default[] = {is_default_case<Cases>...};
+    std::array<std::size_t, channel_count + 1> at{};
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < case_count; ++i) {
+      if (!is_default[i]) {
+        at[k++] = i;
+      }
+    }
+    return at;
+  }();
+  static constexpr std::size_t default_position = [] {
     constexpr bool is_default[] = {is_default_case<Cases>...};
     std::size_t i = 0;
     while (i < case_count && !is_default[i]) {
       ++i;
     }
     return i;
-  }
+  }();
 
   std::tuple<Cases...> cases_;
   std::array<waiter*, channel_count + 1> waiters_{};
-  std::array<std::size_t, channel_count + 1> positions_{};
   bool in_order_;
   bool prepared_ = false;
 };

@@ -15,10 +15,22 @@ namespace stackless::detail {
 
 namespace {
 
-template <bool Shared>
-select_start select_here(const waiter_list& cases, bool has_default, bool in_order, scheduler& s,
-                         tasklet_node* me) {
-  const std::size_t n = cases.size;
+// The two layouts of waiter_list, resolved once per select instead of once per case.
+struct pointed_waiters {
+  waiter* const* pointers;
+  waiter* operator[](std::size_t i) const noexcept { return pointers[i]; }
+};
+struct strided_waiters {
+  char* base;
+  std::size_t stride;
+  waiter* operator[](std::size_t i) const noexcept {
+    return reinterpret_cast<waiter*>(base + i * stride);
+  }
+};
+
+template <bool Shared, class Waiters>
+select_start select_here(Waiters cases, std::size_t n, bool has_default, bool in_order,
+                         scheduler& s, tasklet_node* me) {
   for (;;) {
     // Pass 1: among the ready cases pick one, uniformly at random by reservoir sampling
     // (GO-3) or the first one (in order). A case on an empty handle is never ready (GO-2).
@@ -107,9 +119,19 @@ select_start select_begin(const waiter_list& cases, bool has_default, bool in_or
         add(cases[i]->channel);
       }
     });
-    return select_here<true>(cases, has_default, in_order, s, me);
+    if (cases.pointers != nullptr) {
+      return select_here<true>(pointed_waiters{cases.pointers}, cases.size, has_default, in_order,
+                               s, me);
+    }
+    return select_here<true>(strided_waiters{cases.base, cases.stride}, cases.size, has_default,
+                             in_order, s, me);
   }
-  return select_here<false>(cases, has_default, in_order, s, me);
+  if (cases.pointers != nullptr) {
+    return select_here<false>(pointed_waiters{cases.pointers}, cases.size, has_default, in_order, s,
+                              me);
+  }
+  return select_here<false>(strided_waiters{cases.base, cases.stride}, cases.size, has_default,
+                            in_order, s, me);
 }
 
 std::size_t select_fired(tasklet_node* t) noexcept {
