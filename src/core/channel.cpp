@@ -234,14 +234,8 @@ op_result channel_core::operate_slow(waiter& w, bool may_block) {
     // The common unbuffered cases with several threads, as short as the inline ones: a lone
     // partner is waiting, or nobody is and we block.
     channel_access access(*this, scheduler::existing());
-    waiter_queue& partners = w.dir == direction::send ? receivers_ : senders_;
-    waiter* partner = partners.head;
-    if (partner != nullptr && !partner->in_select) {
-      partners.unlink(partner);
-      return complete_with<true>(w, *partner);
-    }
-    if (partner == nullptr && may_block && !closing_ && !w.tasklet->block_trap) {
-      return block(w);
+    if (const std::optional<op_result> r = operate_lone<true>(w, may_block)) {
+      return *r;
     }
     return operate_here<true>(w, may_block);
   }

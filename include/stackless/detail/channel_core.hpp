@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <stackless/detail/config.hpp>
@@ -134,25 +135,14 @@ class alignas(64) channel_core {
     if (capacity_ == 0) [[likely]] {
       const std::uint8_t slow = slow_paths.load(std::memory_order_relaxed);
       if (slow == 0) [[likely]] {
-        waiter_queue& partners = w.dir == direction::send ? receivers_ : senders_;
-        if (waiter* partner = partners.head) {
-          partners.unlink(partner);
-          return complete_with<false>(w, *partner);
-        }
-        if (may_block && !closing_ && !w.tasklet->block_trap) {
-          return block(w);
+        if (const std::optional<op_result> r = operate_lone<false>(w, may_block)) {
+          return *r;
         }
       } else if (slow == slow_threads && owned_by(w.tasklet->owner())) {
-        // A channel of this thread's own: its blocked tasklets are this thread's, and a lone
-        // registration needs no claim, so this is the single-scheduler path again.
-        waiter_queue& partners = w.dir == direction::send ? receivers_ : senders_;
-        waiter* partner = partners.head;
-        if (partner != nullptr && !partner->in_select) {
-          partners.unlink(partner);
-          return complete_with<false>(w, *partner);
-        }
-        if (partner == nullptr && may_block && !closing_ && !w.tasklet->block_trap) {
-          return block(w);
+        // A channel of this thread's own: no lock, and its blocked tasklets are this
+        // thread's, so this is the path of several threads without the lock.
+        if (const std::optional<op_result> r = operate_lone<true>(w, may_block)) {
+          return *r;
         }
       }
     }
@@ -316,6 +306,25 @@ class alignas(64) channel_core {
     return s.wake_partner(other, static_cast<int>(self.dir), preference_, schedule_all_)
                ? op_result::done_switch
                : op_result::done;
+  }
+  /// operate_lone: the common unbuffered cases, or nullopt: a partner is waiting and
+  /// completes `w` (Shared: several threads, where only a lone registration may be completed
+  /// without a claim), or nobody is and `w` blocks. Access to the channel is held.
+  template <bool Shared>
+  STACKLESS_HOT std::optional<op_result> operate_lone(waiter& w, bool may_block) {
+    waiter_queue& partners = w.dir == direction::send ? receivers_ : senders_;
+    waiter* partner = partners.head;
+    if (partner != nullptr) {
+      if (Shared && partner->in_select) {
+        return std::nullopt;
+      }
+      partners.unlink(partner);
+      return complete_with<Shared>(w, *partner);
+    }
+    if (may_block && !closing_ && !w.tasklet->block_trap) {
+      return block(w);
+    }
+    return std::nullopt;
   }
   STACKLESS_HOT op_result block(waiter& w) {
     tasklet_node* me = w.tasklet;
