@@ -139,6 +139,20 @@ TEST(ChannelAffinity, ChannelsFromBeforeTheRuntimeBelongToItsHomeThread) {
   EXPECT_EQ(ch.owner_thread(), -1);
 }
 
+TEST(ChannelAffinity, AChannelSharedUnderAnEarlierRuntimeCanBeSharedAgain) {
+  channel<int> ch;
+  for (int round = 0; round < 3; ++round) {
+    runtime rt({.threads = 2});
+    EXPECT_EQ(ch.owner_thread(), 0) << "round " << round;  // taken by the new home thread
+    std::vector<int> got;
+    rt.spawn(receive_values(ch, 3, &got), 1);  // thread 1 asks thread 0 for it
+    rt.spawn(send_values(ch, 0, 3), 0);
+    rt.run();
+    EXPECT_EQ(got, (std::vector<int>{0, 1, 2})) << "round " << round;
+    EXPECT_EQ(ch.owner_thread(), -1);
+  }
+}
+
 TEST(ChannelAffinity, AChannelDestroyedAwayFromItsOwnerIsSharedFirst) {
   runtime rt({.threads = 2});
   auto ch = std::make_unique<channel<int>>(1);

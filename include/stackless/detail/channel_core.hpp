@@ -183,7 +183,10 @@ class alignas(64) channel_core {
   /// adopt makes the channel the own of the thread whose affinity code is `code`: a runtime
   /// starting takes the channels that exist, with the tasklets blocked on them, for its home
   /// thread.
-  void adopt(std::uint64_t code) noexcept { affinity_.store(code, std::memory_order_relaxed); }
+  void adopt(std::uint64_t code) noexcept {
+    affinity_.store(code, std::memory_order_relaxed);
+    share_requested.store(false, std::memory_order_relaxed);  // asked under an older runtime
+  }
   /// owned_by: the channel is the own of the thread of `s` (unlocked access).
   bool owned_by(const scheduler* s) const noexcept {
     return s != nullptr && affinity_.load(std::memory_order_acquire) == s->affinity_code();
