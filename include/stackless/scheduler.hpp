@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 
 #include <stackless/tasklet.hpp>
@@ -119,6 +120,15 @@ using schedule_callback = std::function<void(const tasklet& from, const tasklet&
 /// set_schedule_callback installs `callback` for the whole process (an empty function
 /// removes it) and returns the previous one. Install callbacks before starting threads.
 schedule_callback set_schedule_callback(schedule_callback callback);
+
+/// An error handler sees every exception that escapes a tasklet (EXC-9), except
+/// tasklet_exit, inside the dying tasklet (getcurrent() is that tasklet; it cannot switch).
+/// If it returns, the error is handled and goes no further; if it throws, what it throws
+/// goes on to the watchdog (run(), rt.run()) as the escaping exception would have (EXC-2).
+using error_handler = std::function<void(std::exception_ptr error)>;
+/// set_error_handler installs `handler` for the whole process (an empty function removes
+/// it) and returns the previous one.
+error_handler set_error_handler(error_handler handler);
 
 /// destroy_all destroys every tasklet of the calling thread, running their destructors;
 /// main only. The thread's exit does the same.

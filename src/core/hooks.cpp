@@ -4,6 +4,8 @@
 #include <exception>
 #include <mutex>
 
+#include <stackless/errors.hpp>
+
 namespace stackless::detail {
 
 std::atomic<std::uint8_t> slow_paths{0};
@@ -15,6 +17,7 @@ struct installed_hooks {
   std::mutex mutex;
   schedule_callback on_schedule;
   channel_callback on_channel;
+  error_handler on_error;  // not a hot-path hook: no slow_paths bit
 };
 
 installed_hooks& installed() {
@@ -99,6 +102,34 @@ channel_callback set_channel(channel_callback callback) {
   return callback;
 }
 
+bool handle_error(std::exception_ptr& error) noexcept {
+  error_handler handler;
+  {
+    installed_hooks& h = installed();
+    std::lock_guard lock(h.mutex);
+    handler = h.on_error;
+  }
+  if (!handler) {
+    return false;
+  }
+  try {
+    handler(error);
+    return true;
+  } catch (const tasklet_exit&) {
+    return true;  // EXC-1: the tasklet ends silently
+  } catch (...) {
+    error = std::current_exception();
+    return false;
+  }
+}
+
+error_handler set_error(error_handler handler) {
+  installed_hooks& h = installed();
+  std::lock_guard lock(h.mutex);
+  std::swap(h.on_error, handler);
+  return handler;
+}
+
 bool in_channel_callback() noexcept { return inside_channel_callback; }
 bool in_schedule_callback() noexcept { return inside_schedule_callback; }
 
@@ -108,5 +139,8 @@ bool in_schedule_callback() noexcept { return inside_schedule_callback; }
 namespace stackless {
 channel_callback set_channel_callback(channel_callback callback) {
   return detail::hooks::set_channel(std::move(callback));
+}
+error_handler set_error_handler(error_handler handler) {
+  return detail::hooks::set_error(std::move(handler));
 }
 }  // namespace stackless

@@ -18,6 +18,11 @@ schedule_callback set_schedule(schedule_callback callback);
 void call_channel(channel_core* channel, tasklet_node* t, bool sending, bool will_block) noexcept;
 channel_callback set_channel(channel_callback callback);
 
+/// handle_error offers `error`, escaping a tasklet, to the error handler (EXC-9): true if it
+/// was handled; otherwise `error` is what goes on (the handler may have replaced it).
+bool handle_error(std::exception_ptr& error) noexcept;
+error_handler set_error(error_handler handler);
+
 /// in_channel_callback: true while this thread runs a channel callback.
 bool in_channel_callback() noexcept;
 /// in_schedule_callback: true while this thread runs a schedule callback.

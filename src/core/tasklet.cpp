@@ -11,6 +11,8 @@
 #include <stackless/detail/frame_pool.hpp>
 #include <stackless/detail/scheduler.hpp>
 
+#include "hooks.hpp"
+
 namespace stackless {
 namespace detail {
 
@@ -186,7 +188,10 @@ void tasklet_promise::unhandled_exception() noexcept {
   } catch (const tasklet_exit&) {
     // EXC-1: the tasklet ends silently.
   } catch (...) {
-    node()->bomb = std::current_exception();  // handed to the watchdog by finish()
+    std::exception_ptr error = std::current_exception();
+    if (!hooks::handle_error(error)) {  // EXC-9, here: the dying tasklet is still current
+      node()->bomb = std::move(error);  // handed to the watchdog by finish()
+    }
   }
 }
 

@@ -1,4 +1,5 @@
-// Exceptions, kill and deadlock: EXC-1..EXC-7, DL-1..DL-4 (SEMANTICS.md Part B section 3).
+// Exceptions, kill and deadlock: EXC-1..EXC-7, EXC-9, DL-1..DL-4 (SEMANTICS.md Part B section 3).
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -65,6 +66,75 @@ TEST_P(Exceptions, EXC2_UncaughtExceptionComesOutOfMainsBlockingCall) {
     EXPECT_STREQ(e.what(), "worker failed");
   }
   EXPECT_EQ(ch.balance(), 0);  // main was pulled out of the channel
+}
+
+tasklet catch_and_record_never(channel<int> ch) { co_await ch.receive(); }
+
+// Installs an error handler for one test and puts the previous one back.
+class installed_error_handler {
+ public:
+  explicit installed_error_handler(stackless::error_handler h)
+      : previous_(stackless::set_error_handler(std::move(h))) {}
+  ~installed_error_handler() { stackless::set_error_handler(std::move(previous_)); }
+  installed_error_handler(const installed_error_handler&) = delete;
+  installed_error_handler& operator=(const installed_error_handler&) = delete;
+
+ private:
+  stackless::error_handler previous_;
+};
+
+tasklet fail_now() {
+  throw std::logic_error("worker failed");
+  co_return;
+}
+
+TEST_P(Exceptions, EXC9_AHandlerThatReturnsHandlesTheError) {
+  std::string seen;
+  tasklet current_in_handler;
+  installed_error_handler handler([&](std::exception_ptr e) {
+    current_in_handler = stackless::getcurrent();
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::logic_error& error) {
+      seen = error.what();
+    }
+  });
+  tasklet t = fail_now();
+  EXPECT_NO_THROW(stackless::run());  // handled: nothing comes out of run()
+  EXPECT_EQ(seen, "worker failed");
+  EXPECT_TRUE(current_in_handler == t);  // it ran inside the dying tasklet
+  EXPECT_FALSE(t.alive());
+}
+
+TEST_P(Exceptions, EXC9_WhatTheHandlerThrowsGoesToTheWatchdog) {
+  installed_error_handler handler(
+      [](std::exception_ptr) { throw std::runtime_error("replaced by the handler"); });
+  fail_now();
+  try {
+    stackless::run();
+    FAIL() << "the handler's exception must come out of run()";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "replaced by the handler");
+  }
+}
+
+TEST_P(Exceptions, EXC9_KillDoesNotReachTheHandlerAndHandlersChain) {
+  int calls = 0;
+  installed_error_handler first([&](std::exception_ptr) { ++calls; });
+  channel<int> ch;
+  tasklet t = catch_and_record_never(ch);
+  stackless::run();
+  t.kill();  // tasklet_exit is not an error (EXC-1)
+  EXPECT_EQ(calls, 0);
+  // set_error_handler hands back the handler it replaces; an empty one removes it.
+  stackless::error_handler previous = stackless::set_error_handler({});
+  ASSERT_TRUE(static_cast<bool>(previous));
+  fail_now();
+  EXPECT_THROW(stackless::run(), std::logic_error);  // no handler: EXC-2
+  stackless::set_error_handler(std::move(previous));
+  fail_now();
+  EXPECT_NO_THROW(stackless::run());
+  EXPECT_EQ(calls, 1);
 }
 
 tasklet catch_and_record(recorder* r, channel<int> ch) {
