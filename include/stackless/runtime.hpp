@@ -10,8 +10,9 @@
 /// share of tasklets inside run(); the others are started by the constructor and sleep when
 /// they have nothing to do (an idle runtime uses no CPU). A tasklet created by a call runs on
 /// the calling thread; spawn() and bind_thread() move it. While a runtime of two or more
-/// threads exists every channel is locked (per channel, a spin lock); with one scheduler
-/// thread nothing is locked.
+/// threads exists, a channel is the own of the first thread that uses it (no lock) until
+/// another thread uses it; from then on it is shared and locked (per channel, a spin lock).
+/// With one scheduler thread nothing is locked.
 ///
 /// Across threads (CH-6, THR-2): completing a channel operation with a partner of another
 /// thread makes the partner runnable on its own thread; the caller never switches, and
