@@ -4,6 +4,7 @@
 // owns what, that every way of reaching another thread's channel gets it shared and keeps
 // the values, and that two threads asking each other at once do not deadlock.
 #include <atomic>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -199,6 +200,19 @@ TEST(ChannelAffinity, WithAffinityOffEveryChannelIsSharedFromItsFirstUse) {
   rt.run();
   EXPECT_EQ(ch.owner_thread(), -1);
   EXPECT_EQ(got.size(), 10u);
+}
+
+TEST(ChannelAffinity, AThreadOutsideTheRuntimeOwnsNothing) {
+  runtime rt({.threads = 2});
+  channel<int> ch(2);
+  std::thread outside([&] { ch.send(1).wait(); });  // its own scheduler, not the runtime's
+  outside.join();
+  EXPECT_EQ(ch.owner_thread(), -1);  // shared at its first use there
+  std::vector<int> got;
+  rt.spawn(receive_values(ch, 1, &got), 1);
+  rt.run();
+  EXPECT_EQ(got, std::vector<int>{1});
+  EXPECT_EQ(ch.owner_thread(), -1);  // thread 1 could not take it as its own
 }
 
 TEST(ChannelAffinity, OwnerThreadIsMinusOneWithoutARuntime) {

@@ -38,6 +38,9 @@ inline constexpr std::uint32_t shared_owner = 0xffffffff;
 constexpr std::uint64_t make_affinity(std::uint32_t generation, std::uint32_t owner) noexcept {
   return (static_cast<std::uint64_t>(generation) << 32) | owner;
 }
+/// The mark of a scheduler outside any runtime: generation 0 is never a runtime's, so no
+/// channel ever carries it, and such a thread owns nothing.
+inline constexpr std::uint64_t owns_nothing = make_affinity(0, shared_owner);
 
 /// Process-wide switches read on hot paths as one relaxed load: while it is zero, channel
 /// operations take their inline single-scheduler path. `slow_hooks`: a schedule or channel
@@ -236,9 +239,9 @@ class scheduler {
   void join_runtime(runtime_core* runtime, unsigned index, std::uint32_t generation) noexcept {
     runtime_ = runtime;
     index_ = index;
-    affinity_code_ = runtime != nullptr ? make_affinity(generation, index + 1) : 0;
+    affinity_code_ = runtime != nullptr ? make_affinity(generation, index + 1) : owns_nothing;
   }
-  /// affinity_code: the mark of channels this thread owns (0 outside a runtime).
+  /// affinity_code: the mark of channels this thread owns (owns_nothing outside a runtime).
   std::uint64_t affinity_code() const noexcept { return affinity_code_; }
   /// request_share asks this thread to share channel `c`, which it owns (any thread).
   void request_share(channel_core* c);
@@ -313,7 +316,7 @@ class scheduler {
 
   runtime_core* runtime_ = nullptr;
   unsigned index_ = 0;
-  std::uint64_t affinity_code_ = 0;
+  std::uint64_t affinity_code_ = owns_nothing;
   std::atomic<channel_core*> share_requests_{nullptr};  // a stack linked by share_next
   std::atomic<tasklet_node*> wakes_{nullptr};           // a stack linked by tasklet next
   scheduler* migrating_to_ = nullptr;
