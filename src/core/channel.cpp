@@ -154,13 +154,12 @@ bool cancel_wait(tasklet_node* t) noexcept {
   scheduler* const here = shared ? scheduler::existing() : nullptr;
   for (waiter* w = first; w != nullptr; w = w->next_case) {
     channel_core* c = w->channel;
-    bool dropped = false;
+    std::optional<channel_access> access;  // one at a time: no order to respect
     if (shared) {
-      channel_access access(*c, here);  // one at a time: no order to respect
-      dropped = c->drop(*w);
-    } else {
-      dropped = c->drop(*w);
+      access.emplace(*c, here);
     }
+    const bool dropped = c->drop(*w);
+    access.reset();
     if (shared && !w->in_select && !dropped) {
       return false;  // a lone registration that completed: its wake-up is on the way
     }

@@ -1,6 +1,5 @@
 // The select engine (GO-1..GO-9), in the three passes of Go's selectgo: poll, register,
 // and the cleanup that the waking partner performs through end_wait().
-#include <optional>
 #include <utility>
 
 #include <stackless/errors.hpp>
@@ -108,6 +107,18 @@ select_start select_here(Waiters cases, std::size_t n, bool has_default, bool in
   }
 }
 
+// select_with runs select_here over whichever layout the waiter list has.
+template <bool Shared>
+select_start select_with(const waiter_list& cases, bool has_default, bool in_order, scheduler& s,
+                         tasklet_node* me) {
+  if (cases.pointers != nullptr) {
+    return select_here<Shared>(pointed_waiters{cases.pointers}, cases.size, has_default, in_order,
+                               s, me);
+  }
+  return select_here<Shared>(strided_waiters{cases.base, cases.stride}, cases.size, has_default,
+                             in_order, s, me);
+}
+
 }  // namespace
 
 select_start select_begin(const waiter_list& cases, bool has_default, bool in_order) {
@@ -119,24 +130,13 @@ select_start select_begin(const waiter_list& cases, bool has_default, bool in_or
         add(cases[i]->channel);
       }
     });
-    if (cases.pointers != nullptr) {
-      return select_here<true>(pointed_waiters{cases.pointers}, cases.size, has_default, in_order,
-                               s, me);
-    }
-    return select_here<true>(strided_waiters{cases.base, cases.stride}, cases.size, has_default,
-                             in_order, s, me);
+    return select_with<true>(cases, has_default, in_order, s, me);
   }
-  if (cases.pointers != nullptr) {
-    return select_here<false>(pointed_waiters{cases.pointers}, cases.size, has_default, in_order, s,
-                              me);
-  }
-  return select_here<false>(strided_waiters{cases.base, cases.stride}, cases.size, has_default,
-                            in_order, s, me);
+  return select_with<false>(cases, has_default, in_order, s, me);
 }
 
 std::size_t select_fired(tasklet_node* t) noexcept {
-  const bool shared = threads_active();
-  if (!shared) [[likely]] {
+  if (!threads_active()) [[likely]] {
     // One thread: end_wait() dropped the other registrations and left the completed one in
     // `waiting` (null if the wait was cancelled: kill, or its channel destroyed).
     const waiter* fired = std::exchange(t->waiting, nullptr);
@@ -146,13 +146,10 @@ std::size_t select_fired(tasklet_node* t) noexcept {
   // ran, before the runtime started), and other threads may still be dropping some of its
   // registrations: each status is read with access to its channel.
   std::size_t fired = 0;
-  scheduler* const here = shared ? scheduler::existing() : nullptr;
+  scheduler* const here = scheduler::existing();
   for (waiter* w = t->waiting; w != nullptr; w = w->next_case) {
     channel_core* c = w->channel;
-    std::optional<channel_access> access;
-    if (shared) {
-      access.emplace(*c, here);
-    }
+    channel_access access(*c, here);
     if (!c->drop(*w) && w->status != wait_status::dropped) {
       fired = w->case_index;
     }
