@@ -110,14 +110,12 @@ class channel_operation : public operation<Derived> {
   }
 
  protected:
-  channel_operation(channel_core* core, direction dir, void* data, source_site site) {
+  channel_operation(channel_core* core, direction dir, void* data, source_site site)
+      : waiter_(dir, site, data) {
     if (core == nullptr) {
       throw runtime_error("operation on an empty channel handle");
     }
     waiter_.channel = core;
-    waiter_.dir = dir;
-    waiter_.data = data;
-    waiter_.site = site;
   }
   channel_operation(const channel_operation&) = delete;
   channel_operation& operator=(const channel_operation&) = delete;
@@ -225,24 +223,25 @@ class channel_case {
   /// set_value replaces the value a send case sends (to reuse the case).
   void set_value(T value) { value_.emplace(std::move(value)); }
 
+  // A copy or move takes the operation, not the registration (made anew by each select).
   channel_case(const channel_case& other)
-      : channel_(other.channel_), value_(other.value_), waiter_(fresh(other.waiter_)) {}
+      : channel_(other.channel_),
+        value_(other.value_),
+        waiter_(other.waiter_.dir, other.waiter_.site) {}
   channel_case(channel_case&& other) noexcept
       : channel_(std::move(other.channel_)),
         value_(std::move(other.value_)),
-        waiter_(fresh(other.waiter_)) {}
+        waiter_(other.waiter_.dir, other.waiter_.site) {}
   channel_case& operator=(channel_case other) noexcept {
     std::swap(channel_, other.channel_);
     std::swap(value_, other.value_);
-    waiter_ = fresh(other.waiter_);
+    waiter_ = detail::waiter(other.waiter_.dir, other.waiter_.site);
     return *this;
   }
 
-  /// prepare readies the registration for a select (internal).
+  /// prepare readies the registration for a select (internal; select_begin sets the rest).
   detail::waiter* prepare() noexcept {
     waiter_.channel = channel_.core();
-    waiter_.status = detail::wait_status::pending;
-    waiter_.next_case = nullptr;
     if (is_send()) {
       waiter_.data = value_ ? &*value_ : nullptr;
     } else {
@@ -255,16 +254,7 @@ class channel_case {
  private:
   friend class channel<T>;
   channel_case(detail::channel_core* core, detail::direction dir, detail::source_site site)
-      : channel_(core) {
-    waiter_.dir = dir;
-    waiter_.site = site;
-  }
-  static detail::waiter fresh(const detail::waiter& from) noexcept {
-    detail::waiter w;
-    w.dir = from.dir;
-    w.site = from.site;
-    return w;
-  }
+      : channel_(core), waiter_(dir, site) {}
 
   any_channel channel_;
   std::optional<T> value_;  // send: the value to send; receive: the value received

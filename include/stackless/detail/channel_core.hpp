@@ -43,24 +43,31 @@ enum class wait_status : std::uint8_t { pending, done, closed, dropped };
 
 /// One registration of one tasklet on one channel; lives in the awaiter, hence in the
 /// coroutine frame (or main's stack), so blocking allocates nothing.
+///
+/// Only what describes the operation is set when a waiter is made; the links and the state
+/// are written when it is used (operate, block, select_begin), never read before: making a
+/// waiter is on the path of every channel operation and of every case of a select.
 struct waiter {
-  waiter* next = nullptr;
-  waiter* prev = nullptr;
-  channel_core* channel = nullptr;
-  tasklet_node* tasklet = nullptr;
+  waiter(direction d, source_site where, void* value = nullptr) noexcept
+      : data(value), site(where), dir(d), sends_exception(false), copies(false) {}
+
+  waiter* next;
+  waiter* prev;
+  channel_core* channel;
+  tasklet_node* tasklet;
   // send: the value to move from (T*), or the std::exception_ptr* when `sends_exception`;
   // receive: the std::optional<T>* to construct the value into.
-  void* data = nullptr;
-  waiter* next_case = nullptr;  // the next registration of the same tasklet (select)
+  void* data;
+  waiter* next_case;  // the next registration of the same tasklet (select)
   source_site site;
-  std::uint16_t case_index = 0;
-  direction dir = direction::receive;
-  bool sends_exception = false;
-  bool copies = false;  // send: copy the value (a sent lvalue) instead of moving it
+  std::uint16_t case_index;
+  direction dir;
+  bool sends_exception;
+  bool copies;  // send: copy the value (a sent lvalue) instead of moving it
   // One of several registrations of a select: completing it needs the tasklet's claim. A
   // lone registration is completed under its channel's lock alone.
-  bool in_select = false;
-  wait_status status = wait_status::pending;
+  bool in_select;
+  wait_status status;
 };
 
 /// An intrusive FIFO of waiters.
@@ -332,11 +339,11 @@ class alignas(64) channel_core {
   STACKLESS_HOT op_result block(waiter& w) {
     tasklet_node* me = w.tasklet;
     scheduler& s = *me->owner();
+    w.next_case = nullptr;  // before may_leave: a deadlock report walks the chain
     if (!s.may_leave(me, true, &w)) {
       return op_result::failed;
     }
     w.status = wait_status::pending;
-    w.next_case = nullptr;
     w.in_select = false;
     me->wait_claim.store(0, std::memory_order_relaxed);  // published by the channel lock
     queue_for(w.dir).push_back(&w);
