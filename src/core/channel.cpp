@@ -44,7 +44,7 @@ channel_core::~channel_core() {
   // any operation: the owners of those tasklets may be cancelling them now.
   const bool locked = shared && lock_if_shared(here);
   for (waiter_queue* q : {&senders_, &receivers_}) {
-    while (waiter* w = q->head) {
+    while (waiter* w = q->front()) {
       tasklet_node* t = w->tasklet;
       std::exception_ptr error = t->is_main ? std::make_exception_ptr(runtime_error(
                                                   "the channel main was waiting on was destroyed"))
@@ -189,7 +189,7 @@ namespace {
 // Registrations whose tasklet nobody has claimed yet: the ones that can still fire.
 int claimable(const waiter_queue& q) noexcept {
   int n = 0;
-  for (const waiter* w = q.head; w != nullptr; w = w->next) {
+  for (const waiter* w = q.front(); w != nullptr; w = q.after(w)) {
     n += stale(*w) ? 0 : 1;
   }
   return n;
@@ -207,7 +207,7 @@ bool channel_core::shared_closed() const noexcept {
 }
 
 waiter* channel_core::take_partner(waiter_queue& q) noexcept {
-  while (waiter* p = q.head) {
+  while (waiter* p = q.front()) {
     q.unlink(p);
     if (claim_for(*p)) {
       return p;
@@ -219,7 +219,7 @@ waiter* channel_core::take_partner(waiter_queue& q) noexcept {
 
 void channel_core::drop_stale(direction d) noexcept {
   waiter_queue& q = queue_for(d);
-  while (waiter* p = q.head) {
+  while (waiter* p = q.front()) {
     if (!stale(*p)) {
       return;
     }
@@ -277,7 +277,7 @@ op_result channel_core::operate_here(waiter& w, bool may_block) {
     if constexpr (Shared) {
       return take_partner(partners);
     } else {
-      waiter* p = partners.head;
+      waiter* p = partners.front();
       if (p != nullptr) {
         partners.unlink(p);
       }
@@ -352,7 +352,7 @@ void channel_core::close() noexcept {
     closing_ = true;
     // A5: a receiver blocked with no sender left can never be served; wake it with the
     // closed result. Queued senders stay: receivers may still drain them.
-    while (waiter* w = receivers_.head) {
+    while (waiter* w = receivers_.front()) {
       receivers_.unlink(w);
       tasklet_node* t = w->tasklet;
       if (shared) {

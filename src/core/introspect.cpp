@@ -73,10 +73,11 @@ snapshot_data snapshot() {
     }
     info.closing = c.closing();
     info.buffered = c.buffered();
-    for (const detail::waiter* w = c.senders().head; w != nullptr; w = w->next) {
+    for (const detail::waiter* w = c.senders().front(); w != nullptr; w = c.senders().after(w)) {
       info.waiting_senders.push_back(w->tasklet->id);
     }
-    for (const detail::waiter* w = c.receivers().head; w != nullptr; w = w->next) {
+    for (const detail::waiter* w = c.receivers().front(); w != nullptr;
+         w = c.receivers().after(w)) {
       info.waiting_receivers.push_back(w->tasklet->id);
     }
     data.channels.push_back(std::move(info));

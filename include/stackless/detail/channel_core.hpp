@@ -41,18 +41,22 @@ enum class direction : std::int8_t { receive = -1, send = 1 };
 /// of its queue without firing (another case fired, or the wait was cancelled).
 enum class wait_status : std::uint8_t { pending, done, closed, dropped };
 
+/// The links of a waiter in its channel's queue (the queue's own pair is the sentinel).
+struct waiter_link {
+  waiter_link* next;
+  waiter_link* prev;
+};
+
 /// One registration of one tasklet on one channel; lives in the awaiter, hence in the
 /// coroutine frame (or main's stack), so blocking allocates nothing.
 ///
 /// Only what describes the operation is set when a waiter is made; the links and the state
 /// are written when it is used (operate, block, select_begin), never read before: making a
 /// waiter is on the path of every channel operation and of every case of a select.
-struct waiter {
+struct waiter : waiter_link {
   waiter(direction d, source_site where, void* value = nullptr) noexcept
       : data(value), site(where), dir(d), sends_exception(false), copies(false) {}
 
-  waiter* next;
-  waiter* prev;
   channel_core* channel;
   tasklet_node* tasklet;
   // send: the value to move from (T*), or the std::exception_ptr* when `sends_exception`;
@@ -70,24 +74,34 @@ struct waiter {
   wait_status status;
 };
 
-/// An intrusive FIFO of waiters.
+/// An intrusive FIFO of waiters: a circular list through a sentinel, so linking and
+/// unlinking never test for an end.
 struct waiter_queue {
-  waiter* head = nullptr;
-  waiter* tail = nullptr;
+  waiter_link ends{&ends, &ends};
   std::uint32_t size = 0;
 
-  bool empty() const noexcept { return head == nullptr; }
+  waiter_queue() noexcept = default;
+  waiter_queue(const waiter_queue&) = delete;  // the sentinel's address is in the list
+  waiter_queue& operator=(const waiter_queue&) = delete;
+
+  bool empty() const noexcept { return ends.next == &ends; }
+  /// front: the oldest waiter, or null.
+  waiter* front() const noexcept { return after(&ends); }
+  /// after: the waiter queued after `w` (or after the sentinel), or null at the end.
+  waiter* after(const waiter_link* w) const noexcept {
+    return w->next == &ends ? nullptr : static_cast<waiter*>(w->next);
+  }
   STACKLESS_HOT void push_back(waiter* w) noexcept {
-    w->next = nullptr;
-    w->prev = tail;
-    (tail ? tail->next : head) = w;
-    tail = w;
+    w->next = &ends;
+    w->prev = ends.prev;
+    ends.prev->next = w;
+    ends.prev = w;
     ++size;
   }
+  /// unlink takes out `w`, which must be queued here; its links are left stale.
   STACKLESS_HOT void unlink(waiter* w) noexcept {
-    (w->prev ? w->prev->next : head) = w->next;
-    (w->next ? w->next->prev : tail) = w->prev;
-    w->next = w->prev = nullptr;
+    w->prev->next = w->next;
+    w->next->prev = w->prev;
     --size;
   }
 };
@@ -323,8 +337,8 @@ class alignas(64) channel_core {
   template <bool Shared>
   STACKLESS_HOT std::optional<op_result> operate_lone(waiter& w, bool may_block) {
     waiter_queue& partners = w.dir == direction::send ? receivers_ : senders_;
-    waiter* partner = partners.head;
-    if (partner != nullptr) {
+    if (!partners.empty()) {
+      waiter* partner = static_cast<waiter*>(partners.ends.next);
       if (Shared && partner->in_select) {
         return std::nullopt;
       }
