@@ -20,7 +20,7 @@
 
 namespace stackless::detail {
 
-thread_local scheduler* scheduler::instance_ = nullptr;
+constinit thread_local scheduler* scheduler::instance_ = nullptr;
 
 namespace {
 

@@ -291,7 +291,7 @@ class scheduler {
   }
   void notify_switch(tasklet_node* from, tasklet_node* to) noexcept;
 
-  static thread_local scheduler* instance_;
+  static constinit thread_local scheduler* instance_;  // constinit: no TLS init check per access
 
   tasklet_node main_;
   tasklet_node* head_ = nullptr;
