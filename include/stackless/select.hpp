@@ -77,9 +77,19 @@ struct waiter_list {
 /// case) and, if none is ready and there is no default, pass 2 (register every case and
 /// take the running tasklet off the run queue).
 select_start select_begin(const waiter_list& cases, bool has_default, bool in_order);
-/// select_fired: which case completed the blocked select of `t`. Runs pass 3 for
-/// registrations still queued (with several threads the waker leaves them to the tasklet).
-std::size_t select_fired(tasklet_node* t) noexcept;
+/// select_fired_shared: select_fired with several threads, where the waker leaves the other
+/// registrations to the tasklet: runs pass 3 for those still queued.
+std::size_t select_fired_shared(tasklet_node* t) noexcept;
+/// select_fired: which case completed the blocked select of `t`.
+inline std::size_t select_fired(tasklet_node* t) noexcept {
+  if (!threads_active()) [[likely]] {
+    // One thread: end_wait() dropped the other registrations and left the completed one in
+    // `waiting` (null if the wait was cancelled: kill, or its channel destroyed).
+    const waiter* fired = std::exchange(t->waiting, nullptr);
+    return fired != nullptr ? fired->case_index : 0;
+  }
+  return select_fired_shared(t);
+}
 
 template <class C>
 inline constexpr bool is_default_case = std::is_same_v<C, default_case>;

@@ -135,13 +135,7 @@ select_start select_begin(const waiter_list& cases, bool has_default, bool in_or
   return select_with<false>(cases, has_default, in_order, s, me);
 }
 
-std::size_t select_fired(tasklet_node* t) noexcept {
-  if (!threads_active()) [[likely]] {
-    // One thread: end_wait() dropped the other registrations and left the completed one in
-    // `waiting` (null if the wait was cancelled: kill, or its channel destroyed).
-    const waiter* fired = std::exchange(t->waiting, nullptr);
-    return fired != nullptr ? fired->case_index : 0;
-  }
+std::size_t select_fired_shared(tasklet_node* t) noexcept {
   // With several threads the chain is whole (the completed registration first if end_wait()
   // ran, before the runtime started), and other threads may still be dropping some of its
   // registrations: each status is read with access to its channel.
