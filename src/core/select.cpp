@@ -37,7 +37,7 @@ select_start select_here(Waiters cases, std::size_t n, bool has_default, bool in
     std::size_t chosen = select_blocked;
     std::uint32_t ready = 0;
     waiter* first = nullptr;
-    waiter* last = nullptr;
+    waiter** link = &first;
     for (std::size_t i = 0; i < n; ++i) {
       waiter* w = cases[i];
       if (w->channel == nullptr) {
@@ -45,11 +45,10 @@ select_start select_here(Waiters cases, std::size_t n, bool has_default, bool in
       }
       w->tasklet = me;
       w->status = wait_status::pending;
-      w->next_case = nullptr;
       w->in_select = true;
       w->case_index = static_cast<std::uint16_t>(i);
-      (last != nullptr ? last->next_case : first) = w;
-      last = w;
+      *link = w;
+      link = &w->next_case;
       if (w->dir == direction::send && w->data == nullptr) [[unlikely]] {
         throw runtime_error("select: a send case has no value (it was already sent)");
       }
@@ -67,6 +66,7 @@ select_start select_here(Waiters cases, std::size_t n, bool has_default, bool in
         }
       }
     }
+    *link = nullptr;
     if (chosen != select_blocked) {
       waiter* w = cases[chosen];
       w->next_case = nullptr;
