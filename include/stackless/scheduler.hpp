@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <thread>
+#include <vector>
 
 #include <stackless/tasklet.hpp>
 
@@ -139,5 +141,25 @@ void seed(std::uint64_t value);
 
 /// switch_count: how many tasklet switches this thread's scheduler has made.
 std::uint64_t switch_count();
+
+/// thread_info: one thread's scheduler as get_thread_info() found it (THR-1). Another
+/// thread's is a snapshot that may already be stale.
+struct thread_info {
+  std::thread::id thread;
+  std::uint64_t main_id = 0;     // its main tasklet (tasklet::id())
+  std::uint64_t current_id = 0;  // the tasklet running there, or the last one that ran
+  std::size_t runcount = 0;      // its run queue, the running tasklet included (SCH-3)
+  /// main_is_current: true in a thread whose tasklets are not running now (or never ran).
+  bool main_is_current() const noexcept { return current_id == main_id; }
+};
+
+/// threads lists the threads that have a scheduler (each made one by using the library;
+/// the call makes the caller's), the process's initial thread first, then in the order
+/// their schedulers were made.
+std::vector<std::thread::id> threads();
+/// get_thread_info describes the scheduler of `thread` (the caller's by default, made if
+/// need be). Throws std::invalid_argument if another thread has none: it never used the
+/// library, or it ended.
+thread_info get_thread_info(std::thread::id thread = std::this_thread::get_id());
 
 }  // namespace stackless

@@ -4,8 +4,10 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <stackless/errors.hpp>
 #include <stackless/scheduler.hpp>
@@ -33,6 +35,19 @@ struct scheduler_owner {
 };
 thread_local scheduler_owner owner_of_thread;
 
+// THR-1: the threads that have a scheduler, in the order the schedulers were made. Never
+// destroyed: threads may still end after static destructors ran.
+struct thread_list {
+  std::mutex mutex;
+  std::vector<std::pair<std::thread::id, const scheduler*>> entries;
+};
+thread_list& threads_with_schedulers() {
+  static thread_list* const list = new thread_list;
+  return *list;
+}
+// Dynamic initialisation runs on the process's initial thread, before main().
+const std::thread::id initial_thread = std::this_thread::get_id();
+
 // Time-budget runs check the clock every this many ticks.
 constexpr std::int64_t ticks_between_clock_checks = 64;
 constexpr std::int64_t unlimited_ticks = std::numeric_limits<std::int64_t>::max();
@@ -43,6 +58,9 @@ scheduler& scheduler::create() {
   (void)live_frames();  // the frame pool must outlive the scheduler: construct it first
   owner_of_thread.instance = std::make_unique<scheduler>();
   instance_ = owner_of_thread.instance.get();
+  thread_list& list = threads_with_schedulers();
+  const std::lock_guard<std::mutex> lock(list.mutex);
+  list.entries.emplace_back(std::this_thread::get_id(), instance_);
   return *instance_;
 }
 
@@ -53,13 +71,18 @@ scheduler::scheduler() {
   main_.refs.store(1, std::memory_order_relaxed);  // never freed: owned by the scheduler
   main_.id = next_id();
   push_back(&main_);
-  running_ = &main_;
+  set_running(&main_);
   if (hooks_active()) {
     notify_switch(nullptr, &main_);
   }
 }
 
 scheduler::~scheduler() {
+  {
+    thread_list& list = threads_with_schedulers();
+    const std::lock_guard<std::mutex> lock(list.mutex);
+    std::erase_if(list.entries, [this](const auto& entry) { return entry.second == this; });
+  }
   destroy_all();
   locals_destroy(&main_);
   if (main_.has_name) {
@@ -224,7 +247,7 @@ void scheduler::drive() {
     if (hooks_active()) [[unlikely]] {
       notify_switch(running_, next);
     }
-    running_ = next;
+    set_running(next);
     ++switches_;
     if (slot_owner_ != nullptr && !limits_.total) [[unlikely]] {
       refill_budget();
@@ -239,7 +262,7 @@ void scheduler::drive() {
     if (hooks_active()) [[unlikely]] {
       notify_switch(running_, &main_);
     }
-    running_ = &main_;
+    set_running(&main_);
     ++switches_;
   }
 }
@@ -293,7 +316,7 @@ bool scheduler::preempt() noexcept {
 }
 
 bool scheduler::enter_run(tasklet_node* caller, const watchdog_limits& limits) {
-  if (caller->where != place::runqueue || runcount_ <= 1) {
+  if (caller->where != place::runqueue || runcount() <= 1) {
     return false;  // nothing else to run (SCH-9)
   }
   watchdogs_.push_back(caller);
@@ -375,7 +398,7 @@ void scheduler::destroy_all() noexcept {
     push_back(&main_);
   }
   head_ = &main_;
-  running_ = &main_;
+  set_running(&main_);
   ticks_left_ = unlimited_ticks;
   tearing_down_ = false;
 }
@@ -452,7 +475,7 @@ void scheduler::drain_inbox() {
   batch.clear();
   batch_.swap(batch);
   if (runtime_ != nullptr) {
-    load_hint.store(static_cast<std::uint32_t>(runcount_), std::memory_order_relaxed);
+    load_hint.store(static_cast<std::uint32_t>(runcount()), std::memory_order_relaxed);
   }
 }
 
@@ -552,8 +575,8 @@ void scheduler::give_away(tasklet_node* t, scheduler* target, bool bound) {
 }
 
 void scheduler::share_load() {
-  load_hint.store(static_cast<std::uint32_t>(runcount_), std::memory_order_relaxed);
-  if (runtime_->work_stealing() && runcount_ > 2) {
+  load_hint.store(static_cast<std::uint32_t>(runcount()), std::memory_order_relaxed);
+  if (runtime_->work_stealing() && runcount() > 2) {
     if (scheduler* idle = runtime_->idle_thread(*this)) {
       share_work(idle->thread_index());  // a thread sleeps while this one has a queue
     }
@@ -797,5 +820,34 @@ void destroy_all() {
 void seed(std::uint64_t value) { scheduler::current().random().seed(value); }
 
 std::uint64_t switch_count() { return scheduler::current().switches(); }
+
+std::vector<std::thread::id> threads() {
+  (void)scheduler::current();  // the calling thread is one of them
+  detail::thread_list& list = detail::threads_with_schedulers();
+  const std::lock_guard<std::mutex> lock(list.mutex);
+  std::vector<std::thread::id> ids;
+  ids.reserve(list.entries.size());
+  for (const auto& entry : list.entries) {
+    ids.push_back(entry.first);
+  }
+  // The initial thread first (THR-1); the others keep the order their schedulers were made.
+  std::stable_partition(ids.begin(), ids.end(),
+                        [](std::thread::id id) { return id == detail::initial_thread; });
+  return ids;
+}
+
+thread_info get_thread_info(std::thread::id thread) {
+  if (thread == std::this_thread::get_id()) {
+    (void)scheduler::current();  // like getcurrent(), asking about itself makes it
+  }
+  detail::thread_list& list = detail::threads_with_schedulers();
+  const std::lock_guard<std::mutex> lock(list.mutex);  // the scheduler stays while it is held
+  for (const auto& [id, s] : list.entries) {
+    if (id == thread) {
+      return thread_info{id, s->main_id(), s->current_id(), s->runcount()};
+    }
+  }
+  throw std::invalid_argument("get_thread_info: that thread has no scheduler");
+}
 
 }  // namespace stackless

@@ -100,8 +100,12 @@ class scheduler {
 
   tasklet_node* running() const noexcept { return running_; }
   tasklet_node* main() noexcept { return &main_; }
+  std::uint64_t main_id() const noexcept { return main_.id; }
   tasklet_node* head() const noexcept { return head_; }
-  std::size_t runcount() const noexcept { return runcount_; }
+  std::size_t runcount() const noexcept { return runcount_.load(std::memory_order_relaxed); }
+  /// current_id: the id of the tasklet this thread ran last (main's before any switch);
+  /// readable from any thread (get_thread_info).
+  std::uint64_t current_id() const noexcept { return current_id_.load(std::memory_order_relaxed); }
   bool main_is_running() const noexcept { return running_ == &main_; }
 
   // --- run queue ring -------------------------------------------------------------------
@@ -115,7 +119,7 @@ class scheduler {
       head_->prev = t;
     }
     t->where = place::runqueue;
-    ++runcount_;
+    count_runnable(1);
   }
   void push_front(tasklet_node* t) noexcept {  // becomes the head
     push_back(t);
@@ -127,7 +131,7 @@ class scheduler {
     pos->next->prev = t;
     pos->next = t;
     t->where = place::runqueue;
-    ++runcount_;
+    count_runnable(1);
   }
   STACKLESS_HOT void unlink(tasklet_node* t) noexcept {
     if (t->next == t) {
@@ -141,7 +145,7 @@ class scheduler {
     }
     t->next = t->prev = nullptr;
     t->where = place::none;
-    --runcount_;
+    count_runnable(-1);
   }
   void set_head(tasklet_node* t) noexcept { head_ = t; }
   void rotate() noexcept { head_ = head_->next; }
@@ -159,7 +163,7 @@ class scheduler {
   /// may_leave says whether the running tasklet `t` may leave the run queue (block when
   /// `blocking`, else pause) without deadlock; if not, it sets t's bomb to the deadlock error.
   STACKLESS_HOT bool may_leave(tasklet_node* t, bool blocking, const waiter* why) {
-    return runcount_ > 1 || t->where != place::runqueue || may_leave_last(t, blocking, why);
+    return runcount() > 1 || t->where != place::runqueue || may_leave_last(t, blocking, why);
   }
   /// after_leave wakes the innermost watchdog if the run queue emptied (SCH-8, DL-2).
   STACKLESS_HOT void after_leave() noexcept {
@@ -290,6 +294,13 @@ class scheduler {
     return watchdogs_.empty() ? &main_ : watchdogs_.back();
   }
   void notify_switch(tasklet_node* from, tasklet_node* to) noexcept;
+  STACKLESS_HOT void count_runnable(std::ptrdiff_t change) noexcept {
+    runcount_.store(runcount_.load(std::memory_order_relaxed) + change, std::memory_order_relaxed);
+  }
+  STACKLESS_HOT void set_running(tasklet_node* t) noexcept {
+    running_ = t;
+    current_id_.store(t->id, std::memory_order_relaxed);
+  }
 
   static constinit thread_local scheduler* instance_;  // constinit: no TLS init check per access
 
@@ -297,7 +308,10 @@ class scheduler {
   tasklet_node* head_ = nullptr;
   tasklet_node* running_ = nullptr;
   tasklet_node* registry_ = nullptr;
-  std::size_t runcount_ = 0;
+  // Written by this thread only, read by others (get_thread_info): relaxed loads and stores,
+  // which compile to plain moves.
+  std::atomic<std::size_t> runcount_{0};
+  std::atomic<std::uint64_t> current_id_{0};
   std::uint64_t switches_ = 0;
 
   // Watchdog stack (tasklets inside run()); the innermost is at the back.
