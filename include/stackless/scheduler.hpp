@@ -142,6 +142,24 @@ void seed(std::uint64_t value);
 /// switch_count: how many tasklet switches this thread's scheduler has made.
 std::uint64_t switch_count();
 
+/// switch_trap adds `delta` to the calling thread's switch trap and returns the previous
+/// value (WD-9). While it is above 0, every operation that would switch tasklets in this
+/// thread (schedule, schedule_remove, run, t.run(), t.switch_to(), kill or raise of another
+/// tasklet of the thread, a channel operation or select that would block or let its partner
+/// run first, move_to_thread) raises runtime_error("switch_trap: ...") before changing any
+/// state; switching to itself is allowed, and the watchdog does not preempt.
+int switch_trap(int delta);
+
+/// switch_trap_scope traps the calling thread's switches while it lives (switch_trap(1),
+/// then switch_trap(-1)).
+class switch_trap_scope {
+ public:
+  switch_trap_scope() { (void)switch_trap(1); }
+  ~switch_trap_scope() { (void)switch_trap(-1); }
+  switch_trap_scope(const switch_trap_scope&) = delete;
+  switch_trap_scope& operator=(const switch_trap_scope&) = delete;
+};
+
 /// thread_info: one thread's scheduler as get_thread_info() found it (THR-1). Another
 /// thread's is a snapshot that may already be stale.
 struct thread_info {

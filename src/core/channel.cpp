@@ -206,6 +206,28 @@ bool channel_core::shared_closed() const noexcept {
   return closing_ && buffered_ == 0 && claimable(senders_) == 0;
 }
 
+bool channel_core::would_switch(const waiter& w, bool may_block) const noexcept {
+  const bool sending = w.dir == direction::send;
+  if (!sending && buffered_ > 0) {
+    return false;  // takes from the buffer; a sender refilling it is only queued
+  }
+  const waiter_queue& partners = sending ? receivers_ : senders_;
+  const waiter* p = partners.front();
+  while (p != nullptr && stale(*p)) {
+    p = partners.after(p);
+  }
+  if (p != nullptr) {
+    // The rendezvous switches only to a partner of this thread that CH-5 lets run first.
+    const tasklet_node* caller = w.tasklet;
+    return p->tasklet->owner() == caller->owner() && caller->where == place::runqueue &&
+           (schedule_all_ || preference_ == -static_cast<int>(w.dir));
+  }
+  if (closing_ || (sending && buffered_ < capacity_)) {
+    return false;  // fails, reports closed, or fills the buffer
+  }
+  return may_block;
+}
+
 waiter* channel_core::take_partner(waiter_queue& q) noexcept {
   while (waiter* p = q.front()) {
     q.unlink(p);
@@ -237,6 +259,19 @@ op_result channel_core::operate_slow(waiter& w, bool may_block) {
       return *r;
     }
     return operate_here<true>(w, may_block);
+  }
+  if (traps_active()) [[unlikely]] {
+    scheduler* here = w.tasklet->owner();
+    if (here->switch_trapped()) {
+      std::optional<channel_access> access;
+      if (threads_active()) {
+        access.emplace(*this, here);
+      }
+      if (would_switch(w, may_block)) {
+        w.tasklet->bomb = switch_trapped_error();  // WD-9, before any state changes
+        return op_result::failed;
+      }
+    }
   }
   if (hooks_active()) [[unlikely]] {
     // CH-12, before the operation. Called without the channel lock, so that the callback

@@ -307,6 +307,9 @@ bool move_awaiter::await_ready() {
   if (s.main_is_running()) {
     throw runtime_error("move_to_thread: the main tasklet cannot change threads");
   }
+  if (index_ != s.thread_index()) {
+    s.require_no_trap();  // WD-9: leaving the thread is a switch
+  }
   s.running()->bound = true;
   return index_ == s.thread_index();
 }
@@ -486,6 +489,7 @@ void runtime::run() {
     throw runtime_error("runtime::run() is called on the thread that created the runtime");
   }
   s.require_main("runtime::run()");
+  s.require_no_trap();  // WD-9
   for (;;) {
     if (s.has_messages()) {
       s.drain_inbox();

@@ -48,11 +48,37 @@ thread_list& threads_with_schedulers() {
 // Dynamic initialisation runs on the process's initial thread, before main().
 const std::thread::id initial_thread = std::this_thread::get_id();
 
+// WD-9: how many threads have trapped their switches; the slow_trap bit is set while any
+// has. A mutex, not an atomic count, so that the bit never disagrees with the count.
+std::mutex trapped_threads_mutex;
+int trapped_threads = 0;
+
 // Time-budget runs check the clock every this many ticks.
 constexpr std::int64_t ticks_between_clock_checks = 64;
 constexpr std::int64_t unlimited_ticks = std::numeric_limits<std::int64_t>::max();
 
 }  // namespace
+
+std::exception_ptr switch_trapped_error() {
+  return std::make_exception_ptr(
+      runtime_error("switch_trap: this thread may not switch tasklets now (switch_trap > 0)"));
+}
+
+void count_trapped_thread(bool trapped) {
+  const std::lock_guard<std::mutex> lock(trapped_threads_mutex);
+  trapped_threads += trapped ? 1 : -1;
+  if (trapped_threads > 0) {
+    slow_paths.fetch_or(slow_trap, std::memory_order_relaxed);
+  } else {
+    slow_paths.fetch_and(static_cast<std::uint8_t>(~slow_trap), std::memory_order_relaxed);
+  }
+}
+
+void scheduler::require_no_trap() const {
+  if (switch_trapped()) {
+    std::rethrow_exception(switch_trapped_error());
+  }
+}
 
 scheduler& scheduler::create() {
   (void)live_frames();  // the frame pool must outlive the scheduler: construct it first
@@ -78,6 +104,9 @@ scheduler::scheduler() {
 }
 
 scheduler::~scheduler() {
+  if (switch_trapped()) {
+    count_trapped_thread(false);
+  }
   {
     thread_list& list = threads_with_schedulers();
     const std::lock_guard<std::mutex> lock(list.mutex);
@@ -281,6 +310,10 @@ void scheduler::refill_budget() noexcept {
 bool scheduler::preempt() noexcept {
   if (slot_owner_ == nullptr) {
     ticks_left_ = unlimited_ticks;
+    return false;
+  }
+  if (switch_trapped()) {
+    refill_budget();  // WD-9: no involuntary switch while switches are trapped
     return false;
   }
   if (limits_.ticks == 0 && std::chrono::steady_clock::now() < deadline_) {
@@ -696,6 +729,9 @@ tasklet run_main(const detail::watchdog_limits& limits) {
   scheduler& s = scheduler::current();
   s.require_main("run()");
   tasklet_node* main = s.main();
+  if (s.runcount() > 1) {
+    s.require_no_trap();  // WD-9
+  }
   if (!s.enter_run(main, limits)) {
     return {};
   }
@@ -733,6 +769,9 @@ bool run_awaiter::await_suspend(std::coroutine_handle<> h) {
   scheduler& s = scheduler::current();
   caller_ = s.running();
   caller_->resume_point = h;
+  if (s.runcount() > 1) {
+    s.require_no_trap();  // WD-9
+  }
   entered_ = s.enter_run(caller_, limits_);
   return entered_;
 }
@@ -754,6 +793,10 @@ bool schedule_awaiter::await_suspend(std::coroutine_handle<> h) noexcept {
   scheduler& s = scheduler::current();
   caller_ = s.running();
   caller_->resume_point = h;
+  if (s.switch_trapped() && (remove_ || s.runcount() > 1)) [[unlikely]] {
+    caller_->bomb = switch_trapped_error();  // WD-9; yielding to itself alone is no switch
+    return false;
+  }
   if (!remove_) {
     if (s.runcount() <= 1) {
       // Alone: schedule() returns at once (SCH-6), unless other threads have posted work:
@@ -775,6 +818,7 @@ void wait_for_helper(tasklet_node* helper, const bool& done) {
   scheduler& s = scheduler::current();
   tasklet_node* main = s.main();
   if (!done) {
+    s.require_no_trap();
     // Main pauses; the helper wakes it when done, or the empty run queue does (SCH-8).
     s.unlink(main);
     s.after_leave();
@@ -820,6 +864,17 @@ void destroy_all() {
 void seed(std::uint64_t value) { scheduler::current().random().seed(value); }
 
 std::uint64_t switch_count() { return scheduler::current().switches(); }
+
+int switch_trap(int delta) {
+  scheduler& s = scheduler::current();
+  const int previous = s.switch_trap_level();
+  const int now = previous + delta;
+  s.set_switch_trap_level(now);
+  if ((previous > 0) != (now > 0)) {
+    detail::count_trapped_thread(now > 0);
+  }
+  return previous;
+}
 
 std::vector<std::thread::id> threads() {
   (void)scheduler::current();  // the calling thread is one of them

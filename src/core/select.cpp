@@ -71,6 +71,10 @@ select_start select_here(Waiters cases, std::size_t n, bool has_default, bool in
       waiter* w = cases[chosen];
       w->next_case = nullptr;
       if constexpr (Shared) {
+        if (s.switch_trapped() && w->channel->would_switch(*w, false)) [[unlikely]] {
+          me->bomb = switch_trapped_error();  // WD-9 (operate() checks it on one thread)
+          return {select_blocked, op_result::failed};
+        }
         const op_result r = w->channel->operate_locked(*w, false);
         if (r == op_result::would_block) {
           continue;  // its partner was claimed by another channel meanwhile: poll again
@@ -87,6 +91,10 @@ select_start select_here(Waiters cases, std::size_t n, bool has_default, bool in
     // Pass 2: register on every case's channel and sleep (GO-5). Pass 3, dropping the other
     // registrations, is done by whoever completes one (end_wait), or with several threads
     // by the tasklet itself when it wakes (select_fired).
+    if (s.switch_trapped()) [[unlikely]] {
+      me->bomb = switch_trapped_error();  // WD-9: blocking switches
+      return {select_blocked, op_result::failed};
+    }
     if (me->block_trap) {
       me->bomb =
           std::make_exception_ptr(runtime_error("this tasklet does not like to be blocked."));

@@ -329,6 +329,9 @@ detail::switch_awaiter tasklet::run() const {
   if (n->where == place::channel) {
     throw runtime_error("You cannot run a blocked tasklet");
   }
+  if (n != scheduler::current().running()) {
+    scheduler::current().require_no_trap();  // WD-9
+  }
   return {n, detail::switch_awaiter::mode::run};
 }
 
@@ -342,6 +345,9 @@ detail::switch_awaiter tasklet::switch_to() const {
   }
   if (n->owner() != &scheduler::current()) {
     throw runtime_error("can't switch to a different thread.");
+  }
+  if (n != scheduler::current().running()) {
+    scheduler::current().require_no_trap();  // WD-9
   }
   return {n, detail::switch_awaiter::mode::switch_to};
 }
@@ -382,6 +388,9 @@ detail::switch_awaiter tasklet::deliver(std::exception_ptr e, bool pending, bool
   }
   if (n == s.running()) {
     std::rethrow_exception(e);  // EXC-3: raised right here in the caller
+  }
+  if (!pending) {
+    s.require_no_trap();  // WD-9: the victim would run now
   }
   if (n->where == place::channel && !detail::cancel_wait(n)) {
     s.defer_delivery(n, std::move(e));  // claimed by another thread: raised on arrival

@@ -1,9 +1,12 @@
-// Watchdog and preemption: A1, WD-2..WD-8 (SEMANTICS.md).
+// Watchdog and preemption: A1, WD-2..WD-9 (SEMANTICS.md).
 #include <chrono>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
-#include <stackless/scheduler.hpp>
+#include <stackless/stackless.hpp>
 
 #include "recorder.hpp"
 #include "scheduler_fixture.hpp"
@@ -167,6 +170,155 @@ TEST_P(Watchdog, MainIsNeverInterrupted) {
     stackless::tick().wait();
   }
   EXPECT_FALSE(stackless::run(1));
+}
+
+// --- WD-9: switch_trap -----------------------------------------------------------------
+
+bool is_switch_trap(const stackless::runtime_error& e) {
+  return std::string(e.what()).rfind("switch_trap", 0) == 0;
+}
+
+TEST_P(Watchdog, WD9_SwitchTrapAddsAndReturnsThePreviousValue) {
+  EXPECT_EQ(stackless::switch_trap(1), 0);
+  EXPECT_EQ(stackless::switch_trap(2), 1);
+  EXPECT_EQ(stackless::switch_trap(-3), 3);
+  EXPECT_EQ(stackless::switch_trap(-1), 0);  // negative: not trapped
+  EXPECT_EQ(stackless::switch_trap(1), -1);
+  EXPECT_EQ(stackless::switch_trap(0), 0);
+  {
+    stackless::switch_trap_scope trapped;
+    EXPECT_EQ(stackless::switch_trap(0), 1);
+  }
+  EXPECT_EQ(stackless::switch_trap(0), 0);
+}
+
+TEST_P(Watchdog, WD9_TrappedTaskletCannotYieldButMayYieldToItself) {
+  stackless::testing::recorder log;
+  auto trapped = [](stackless::testing::recorder* log) -> tasklet {
+    stackless::switch_trap(1);
+    try {
+      co_await stackless::schedule();
+      (*log)("yielded");
+    } catch (const stackless::runtime_error& e) {
+      (*log)(is_switch_trap(e) ? "trapped" : "other error");
+    }
+    try {
+      co_await stackless::schedule_remove();
+      (*log)("removed");
+    } catch (const stackless::runtime_error& e) {
+      (*log)(is_switch_trap(e) ? "trapped" : "other error");
+    }
+    (*log)("still here, runcount " + std::to_string(stackless::getruncount()));
+    stackless::switch_trap(-1);
+    co_await stackless::schedule();
+    (*log)("done");
+  };
+  auto other = [](stackless::testing::recorder* log) -> tasklet {
+    (*log)("other");
+    co_return;
+  };
+  trapped(&log);
+  other(&log);
+  stackless::run();
+  // The trapped tasklet kept the CPU and the run queue did not change until it untrapped.
+  EXPECT_EQ(log.events, (std::vector<std::string>{"trapped", "trapped", "still here, runcount 2",
+                                                  "other", "done"}));
+
+  auto alone = [](stackless::testing::recorder* log) -> tasklet {
+    stackless::switch_trap_scope trapped;
+    co_await stackless::schedule();  // nothing else runnable: no switch, allowed
+    (*log)("alone");
+  };
+  log.events.clear();
+  alone(&log);
+  stackless::run();
+  EXPECT_EQ(log.events, std::vector<std::string>{"alone"});
+}
+
+TEST_P(Watchdog, WD9_TrappedMainCannotRunOrSwitchToTasklets) {
+  int count = 0;
+  tasklet t = spinner(&count, 3);
+  {
+    stackless::switch_trap_scope trapped;
+    EXPECT_THROW(stackless::run(), stackless::runtime_error);
+    EXPECT_THROW(t.run().wait(), stackless::runtime_error);
+    EXPECT_THROW(t.switch_to().wait(), stackless::runtime_error);
+    EXPECT_THROW(t.kill().wait(), stackless::runtime_error);
+    EXPECT_THROW(t.raise_exception(std::runtime_error("x")).wait(), stackless::runtime_error);
+    stackless::getcurrent().run().wait();  // switching to oneself is no switch
+    EXPECT_EQ(count, 0);
+    EXPECT_TRUE(t.alive());
+    EXPECT_TRUE(t.scheduled());
+    EXPECT_EQ(stackless::getruncount(), 2u);
+  }
+  EXPECT_FALSE(stackless::run());
+  EXPECT_EQ(count, 3);
+}
+
+TEST_P(Watchdog, WD9_PendingKillIsNoSwitch) {
+  int count = 0;
+  tasklet t = spinner(&count, 3);
+  {
+    stackless::switch_trap_scope trapped;
+    t.kill(true).wait();  // only made runnable with the exit pending
+  }
+  stackless::run();
+  EXPECT_FALSE(t.alive());
+  EXPECT_EQ(count, 0);
+}
+
+TEST_P(Watchdog, WD9_ChannelOperationsThatWouldSwitchAreTrapped) {
+  stackless::channel<int> ch;
+  {
+    stackless::switch_trap_scope trapped;
+    try {
+      (void)ch.receive().wait();  // would block
+      ADD_FAILURE() << "a blocking receive was not trapped";
+    } catch (const stackless::runtime_error& e) {
+      EXPECT_TRUE(is_switch_trap(e)) << e.what();
+    }
+    EXPECT_EQ(ch.balance(), 0);  // nothing was registered
+  }
+  auto sender = [](stackless::channel<int> c, int v) -> tasklet { co_await c.send(v); };
+  sender(ch, 7);
+  stackless::run();
+  ASSERT_EQ(ch.balance(), 1);
+  {
+    stackless::switch_trap_scope trapped;
+    ch.set_preference(1);  // the sender would run first: a switch
+    EXPECT_THROW((void)ch.receive().wait(), stackless::runtime_error);
+    EXPECT_EQ(ch.balance(), 1);  // the sender still waits with its value
+    ch.set_preference(-1);       // the receiver (main) goes on: no switch
+    EXPECT_EQ(ch.receive().wait(), 7);
+  }
+  stackless::run();
+  EXPECT_EQ(ch.balance(), 0);
+}
+
+TEST_P(Watchdog, WD9_SelectThatWouldBlockIsTrapped) {
+  stackless::channel<int> a, b;
+  stackless::switch_trap_scope trapped;
+  EXPECT_THROW((void)stackless::select(a.receive_case(), b.receive_case()).wait(),
+               stackless::runtime_error);
+  EXPECT_EQ(a.balance(), 0);
+  EXPECT_EQ(b.balance(), 0);
+  auto r = stackless::select(a.receive_case(), b.receive_case(), stackless::default_case{}).wait();
+  EXPECT_EQ(r.index(), 2u);  // non-blocking: allowed
+}
+
+TEST_P(Watchdog, WD9_NoPreemptionWhileTrapped) {
+  auto trapped_spinner = [](int* count, int n) -> tasklet {
+    stackless::switch_trap_scope trapped;
+    for (int i = 0; i < n; ++i) {
+      ++*count;
+      co_await stackless::tick();
+    }
+  };
+  int count = 0;
+  tasklet t = trapped_spinner(&count, 250);
+  EXPECT_FALSE(stackless::run(100));  // would have interrupted it after 100 ticks
+  EXPECT_EQ(count, 250);
+  EXPECT_FALSE(t.alive());
 }
 
 }  // namespace

@@ -72,7 +72,7 @@ TEST(ThreadList, THR1_TheCallingThreadIsDescribedExactly) {
     co_return;
   };
   tasklet a = body(&inside, &my_id, &my_runcount);
-  tasklet b = body(&inside, &my_id, &my_runcount);  // runs second: `a` has finished
+  tasklet b = body(&inside, &my_id, &my_runcount);       // runs second: `a` has finished
   EXPECT_EQ(stackless::get_thread_info().runcount, 3u);  // main, a and b
   stackless::run();
   EXPECT_EQ(inside.current_id, my_id);

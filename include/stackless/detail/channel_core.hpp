@@ -216,6 +216,9 @@ class alignas(64) channel_core {
   // request was made (only the first requester links the channel).
   channel_core* share_next = nullptr;
   std::atomic<bool> share_requested{false};
+  /// would_switch: performing `w` now would switch tasklets in the caller's thread (block,
+  /// or let a partner of the thread run first). Access to the channel is held.
+  bool would_switch(const waiter& w, bool may_block) const noexcept;
   /// drop_stale removes, from the head of the queue for direction `d`, registrations whose
   /// tasklet was already claimed by another channel (lock held).
   void drop_stale(direction d) noexcept;

@@ -47,8 +47,10 @@ inline constexpr std::uint64_t owns_nothing = make_affinity(0, shared_owner);
 /// callback is installed (SCH-14, CH-12). `slow_threads`: a runtime with several scheduler
 /// threads exists, so channels are locked and wake-ups may cross threads (ARCHITECTURE 5).
 /// The threads bit changes only before a runtime's threads start and after they are joined.
+/// `slow_trap`: some thread has trapped its switches (WD-9).
 inline constexpr std::uint8_t slow_hooks = 1;
 inline constexpr std::uint8_t slow_threads = 2;
+inline constexpr std::uint8_t slow_trap = 4;
 extern std::atomic<std::uint8_t> slow_paths;
 STACKLESS_HOT bool threads_active() noexcept {
   return (slow_paths.load(std::memory_order_relaxed) & slow_threads) != 0;
@@ -56,6 +58,13 @@ STACKLESS_HOT bool threads_active() noexcept {
 STACKLESS_HOT bool hooks_active() noexcept {
   return (slow_paths.load(std::memory_order_relaxed) & slow_hooks) != 0;
 }
+STACKLESS_HOT bool traps_active() noexcept {
+  return (slow_paths.load(std::memory_order_relaxed) & slow_trap) != 0;
+}
+/// switch_trapped_error: what an operation that would switch in a trapped thread raises.
+std::exception_ptr switch_trapped_error();
+/// count_trapped_thread: a thread's switches became trapped (true) or free again.
+void count_trapped_thread(bool trapped);
 
 /// select_random: the per-thread generator of select's choices (GO-3). A 64-bit LCG whose
 /// high half is drawn; below(n) maps it to [0, n) by multiplication, without a division.
@@ -159,6 +168,14 @@ class scheduler {
   void drive();
   /// require_main throws runtime_error unless main is running (blocking forms, run()).
   void require_main(const char* what) const;
+
+  // --- switch trap (WD-9) ---------------------------------------------------------------
+  /// switch_trapped: switching tasklets in this thread raises runtime_error("switch_trap").
+  bool switch_trapped() const noexcept { return switch_trap_ > 0; }
+  /// require_no_trap throws that error if switches are trapped (for operations that throw).
+  void require_no_trap() const;
+  int switch_trap_level() const noexcept { return switch_trap_; }
+  void set_switch_trap_level(int level) noexcept { switch_trap_ = level; }
 
   /// may_leave says whether the running tasklet `t` may leave the run queue (block when
   /// `blocking`, else pause) without deadlock; if not, it sets t's bomb to the deadlock error.
@@ -313,6 +330,7 @@ class scheduler {
   std::atomic<std::size_t> runcount_{0};
   std::atomic<std::uint64_t> current_id_{0};
   std::uint64_t switches_ = 0;
+  int switch_trap_ = 0;
 
   // Watchdog stack (tasklets inside run()); the innermost is at the back.
   std::vector<tasklet_node*> watchdogs_;
