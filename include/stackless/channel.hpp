@@ -18,6 +18,7 @@
 #include <optional>
 #include <ranges>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include <stackless/errors.hpp>
@@ -95,6 +96,27 @@ channel_callback set_channel_callback(channel_callback callback);
 
 namespace detail {
 
+/// transfer_value constructs the receiver's value from the sender's: copied when `copy` (a
+/// sent lvalue), moved otherwise.
+template <class T>
+void transfer_value(std::optional<T>& to, void* from, bool copy) {
+  if constexpr (std::is_copy_constructible_v<T>) {
+    if (copy) {
+      to.emplace(*static_cast<const T*>(from));
+      return;
+    }
+  }
+  to.emplace(std::move(*static_cast<T*>(from)));
+}
+
+/// direct_move: the value mover of an awaiter that knows T (no virtual call).
+template <class T>
+struct direct_move {
+  void operator()(void* to, void* from, bool copy) const {
+    transfer_value(*static_cast<std::optional<T>*>(to), from, copy);
+  }
+};
+
 /// One channel operation as an awaiter: the registration (waiter) lives here.
 template <class Derived>
 class channel_operation : public operation<Derived> {
@@ -106,7 +128,8 @@ class channel_operation : public operation<Derived> {
     tasklet_node* me = s.running();
     me->resume_point = h;
     waiter_.tasklet = me;
-    return must_suspend(waiter_.channel->operate(waiter_, true), s);
+    using value_type = typename Derived::value_type;
+    return must_suspend(waiter_.channel->operate(waiter_, true, direct_move<value_type>{}), s);
   }
 
  protected:
@@ -127,6 +150,7 @@ template <class T>
 class [[nodiscard("co_await it, or call .wait() from main")]] send_awaiter
     : public channel_operation<send_awaiter<T>> {
  public:
+  using value_type = T;
   send_awaiter(channel_core * core, T * value, source_site site, bool copy = false)
       : channel_operation<send_awaiter<T>>(core, direction::send, value, site) {
     this->waiter_.copies = copy;
@@ -147,6 +171,7 @@ template <class T, bool ThrowOnClose>
 class [[nodiscard("co_await it, or call .wait() from main")]] receive_awaiter
     : public channel_operation<receive_awaiter<T, ThrowOnClose>> {
  public:
+  using value_type = T;
   receive_awaiter(channel_core * core, source_site site)
       : channel_operation<receive_awaiter<T, ThrowOnClose>>(core, direction::receive, nullptr,
                                                             site) {
@@ -176,10 +201,10 @@ class typed_channel_core final : public channel_core {
         ring_(capacity > 0 ? std::make_unique<std::optional<T>[]>(capacity) : nullptr) {}
 
   void move_value(void* receiver_slot, void* sender_value, bool copy) override {
-    transfer(*static_cast<std::optional<T>*>(receiver_slot), sender_value, copy);
+    transfer_value(*static_cast<std::optional<T>*>(receiver_slot), sender_value, copy);
   }
   void buffer_push(void* sender_value, bool copy) override {
-    transfer(ring_[(first_ + buffered_) % capacity()], sender_value, copy);
+    transfer_value(ring_[(first_ + buffered_) % capacity()], sender_value, copy);
     ++buffered_;
   }
   void buffer_pop(void* receiver_slot) override {
@@ -191,16 +216,6 @@ class typed_channel_core final : public channel_core {
   }
 
  private:
-  static void transfer(std::optional<T>& to, void* from, bool copy) {
-    if constexpr (std::is_copy_constructible_v<T>) {
-      if (copy) {
-        to.emplace(*static_cast<const T*>(from));
-        return;
-      }
-    }
-    to.emplace(std::move(*static_cast<T*>(from)));
-  }
-
   std::unique_ptr<std::optional<T>[]> ring_;
   std::size_t first_ = 0;
 };

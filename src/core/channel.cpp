@@ -255,7 +255,7 @@ op_result channel_core::operate_slow(waiter& w, bool may_block) {
     // The common unbuffered cases with several threads, as short as the inline ones: a lone
     // partner is waiting, or nobody is and we block.
     channel_access access(*this, scheduler::existing());
-    if (const std::optional<op_result> r = operate_lone<true>(w, may_block)) {
+    if (const std::optional<op_result> r = operate_lone<true>(w, may_block, erased_move{this})) {
       return *r;
     }
     return operate_here<true>(w, may_block);
@@ -322,7 +322,7 @@ op_result channel_core::operate_here(waiter& w, bool may_block) {
 
   if (sending) {
     if (waiter* p = next_partner()) {
-      return complete_with<Shared>(w, *p);
+      return complete_with<Shared>(w, *p, erased_move{this});
     }
     if (buffered_ < capacity_ && !closing_) {  // after close, Go refuses every send
       if (w.sends_exception) {
@@ -352,7 +352,7 @@ op_result channel_core::operate_here(waiter& w, bool may_block) {
       return op_result::done;
     }
     if (waiter* p = next_partner()) {
-      return complete_with<Shared>(w, *p);
+      return complete_with<Shared>(w, *p, erased_move{this});
     }
   }
 

@@ -149,25 +149,37 @@ class alignas(64) channel_core {
   virtual void buffer_push(void* sender_value, bool copy) = 0;
   virtual void buffer_pop(void* receiver_slot) = 0;
 
+  /// erased_move moves a value through the channel's typed move_value (select and the slow
+  /// paths, which do not know T); an awaiter that knows T passes a direct mover instead.
+  struct erased_move {
+    channel_core* channel;
+    void operator()(void* to, void* from, bool copy) const { channel->move_value(to, from, copy); }
+  };
+
   /// operate performs the send or receive `w` describes for the running tasklet: hands the
   /// value to a waiting partner, uses the buffer, or (if `may_block`) registers `w` and
-  /// takes the tasklet off the run queue. The common unbuffered cases are inline.
-  STACKLESS_HOT op_result operate(waiter& w, bool may_block) {
+  /// takes the tasklet off the run queue. The common unbuffered cases are inline; `move`
+  /// moves the value on those (erased_move{this} if the caller does not know T).
+  template <class Move>
+  STACKLESS_HOT op_result operate(waiter& w, bool may_block, Move move) {
     if (capacity_ == 0) [[likely]] {
       const std::uint8_t slow = slow_paths.load(std::memory_order_relaxed);
       if (slow == 0) [[likely]] {
-        if (const std::optional<op_result> r = operate_lone<false>(w, may_block)) {
+        if (const std::optional<op_result> r = operate_lone<false>(w, may_block, move)) {
           return *r;
         }
       } else if (slow == slow_threads && owned_by(w.tasklet->owner())) {
         // A channel of this thread's own: no lock, and its blocked tasklets are this
         // thread's, so this is the path of several threads without the lock.
-        if (const std::optional<op_result> r = operate_lone<true>(w, may_block)) {
+        if (const std::optional<op_result> r = operate_lone<true>(w, may_block, move)) {
           return *r;
         }
       }
     }
     return operate_slow(w, may_block);
+  }
+  STACKLESS_HOT op_result operate(waiter& w, bool may_block) {
+    return operate(w, may_block, erased_move{this});
   }
 
   /// operate_locked is operate() for a select that already has access to this channel.
@@ -308,8 +320,8 @@ class alignas(64) channel_core {
   waiter* take_partner(waiter_queue& q) noexcept;
   /// complete_with finishes the operation of `self` with `partner`, already unlinked (and
   /// claimed, when Shared), and wakes the partner.
-  template <bool Shared>
-  STACKLESS_HOT op_result complete_with(waiter& self, waiter& partner) {
+  template <bool Shared, class Move>
+  STACKLESS_HOT op_result complete_with(waiter& self, waiter& partner, Move move) {
     tasklet_node* other = partner.tasklet;
     waiter& sender = self.dir == direction::send ? self : partner;
     waiter& receiver = self.dir == direction::send ? partner : self;
@@ -317,7 +329,7 @@ class alignas(64) channel_core {
       receiver.tasklet->bomb = *static_cast<std::exception_ptr*>(sender.data);
     } else {
       try {
-        move_value(receiver.data, sender.data, sender.copies);
+        move(receiver.data, sender.data, sender.copies);
       } catch (...) {
         // A throwing move or copy: the receiver gets the exception; nothing is half done.
         receiver.tasklet->bomb = std::current_exception();
@@ -337,8 +349,8 @@ class alignas(64) channel_core {
   /// operate_lone: the common unbuffered cases, or nullopt: a partner is waiting and
   /// completes `w` (Shared: several threads, where only a lone registration may be completed
   /// without a claim), or nobody is and `w` blocks. Access to the channel is held.
-  template <bool Shared>
-  STACKLESS_HOT std::optional<op_result> operate_lone(waiter& w, bool may_block) {
+  template <bool Shared, class Move>
+  STACKLESS_HOT std::optional<op_result> operate_lone(waiter& w, bool may_block, Move move) {
     waiter_queue& partners = w.dir == direction::send ? receivers_ : senders_;
     if (!partners.empty()) {
       waiter* partner = static_cast<waiter*>(partners.ends.next);
@@ -346,7 +358,7 @@ class alignas(64) channel_core {
         return std::nullopt;
       }
       partners.unlink(partner);
-      return complete_with<Shared>(w, *partner);
+      return complete_with<Shared>(w, *partner, move);
     }
     if (may_block && !closing_ && !w.tasklet->block_trap) {
       return block(w);
