@@ -45,6 +45,9 @@ for _ in $(seq "$runs"); do
   build/release/examples/robots --csv $([ -n "$smoke" ] && echo "--robots 1000" || true) | record
   build/release/examples/robots --csv --threads 2 \
     $([ -n "$smoke" ] && echo "--robots 1000" || true) | record
+  # The same on two independent schedulers (no runtime): the machine's ceiling beside B4T.
+  build/release/examples/robots --csv --threads 2 --independent \
+    $([ -n "$smoke" ] && echo "--robots 1000" || true) | record
 done
 
 if command -v go >/dev/null 2>&1; then

@@ -4,12 +4,16 @@
 // yields. Same seed, same result.
 //
 //   robots [--robots N] [--width W] [--height H] [--rounds R] [--seed S] [--preemptive K]
-//          [--threads T] [--csv]
+//          [--threads T [--independent]] [--csv]
 //
 // --threads T runs the robots on a stackless::runtime of T threads. The arena is split into T
 // bands of rows and the robots into T groups, group k playing in band k on thread k (a
 // deterministic domain decomposition): the result for a seed and T is the same on every
 // run. Claims are atomic, since bands share the bitmap words at their borders.
+// --independent runs the same T groups on T plain threads, each with its own scheduler and
+// no runtime (robots never cross threads, so nothing else is shared): the same result, and
+// the machine's own speedup for this work, to compare --threads T with (make bench prints it
+// beside B4T).
 // --csv prints B4 of BENCHMARKS.md as CSV (impl,bench,param,metric,value,unit) instead.
 // --preemptive K drives the scheduler with the watchdog, as the original did with
 // stackless.run(n): run(K) interrupts after K preemption points, main re-inserts the
@@ -26,6 +30,7 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <unistd.h>
@@ -98,39 +103,50 @@ struct options {
   std::uint64_t seed = 1;
   std::uint64_t preemptive = 0;
   unsigned threads = 1;
+  bool independent = false;
   bool csv = false;
 };
 
-// The rows a robot plays in: all of them, or its thread's band.
-struct band {
-  std::uint64_t first_row;
+// What the robots of one group share: the arena, their band of rows, the rules. A robot's
+// frame holds a pointer to it and the robot's own state only, so that 100,000 robots stay
+// small: every round touches every frame, and on two threads memory traffic is the limit.
+struct group {
+  arena* field;
+  std::uint32_t* points;  // indexed by robot id
+  std::uint64_t rounds;
+  std::uint64_t seed;
+  std::uint64_t first_row;  // the rows this group plays in: all of them, or its thread's band
   std::uint64_t rows;
+  bool preemptive;
+  bool shared;  // robots on several threads: claims are atomic
 };
 
-stackless::tasklet robot(arena* field, std::uint32_t* points, std::uint64_t rounds,
-                         std::uint64_t seed, bool preemptive, band rows, bool shared) {
-  random64 random{seed};
-  for (std::uint64_t round = 0; round < rounds; ++round) {
-    const std::uint64_t x = random.below(field->width());
-    const std::uint64_t y = rows.first_row + random.below(rows.rows);
-    if (preemptive) {
+// play_round: the robot picks a random chair in its group's rows and takes it if it is free;
+// true if it took it.
+bool play_round(const group& g, random64& random) {
+  const std::uint64_t x = random.below(g.field->width());
+  const std::uint64_t y = g.first_row + random.below(g.rows);
+  return g.shared ? g.field->claim_shared(x, y) : g.field->claim(x, y);
+}
+
+stackless::tasklet robot(const group* g, std::uint64_t id) {
+  random64 random{g->seed * 0x100000001b3ULL + id};
+  for (std::uint64_t round = 0; round < g->rounds; ++round) {
+    if (g->preemptive) {
       co_await stackless::tick();  // thinking: the watchdog may interrupt here
-      stackless::atomic playing;   // looking and taking is one step
-      *points += field->claim(x, y);
-    } else if (shared) {
-      *points += field->claim_shared(x, y);
+      stackless::atomic playing;   // picking and taking a chair is one step
+      g->points[id] += play_round(*g, random);
     } else {
-      *points += field->claim(x, y);
+      g->points[id] += play_round(*g, random);
     }
     co_await stackless::schedule();
   }
 }
 
-// Creates group k's robots on the thread it runs on, so that they start there.
-stackless::tasklet start_group(arena* field, std::uint32_t* points, const options* o,
-                               std::uint64_t first, std::uint64_t last, band rows) {
+// Creates the group's robots on the thread it runs on, so that they start there.
+stackless::tasklet start_group(const group* g, std::uint64_t first, std::uint64_t last) {
   for (std::uint64_t id = first; id < last; ++id) {
-    robot(field, &points[id], o->rounds, o->seed * 0x100000001b3ULL + id, false, rows, true);
+    robot(g, id);
   }
   co_return;
 }
@@ -152,7 +168,7 @@ long peak_rss_kib() {
   }
   std::fprintf(stderr,
                "usage: robots [--robots N] [--width W] [--height H] [--rounds R] [--seed S]\n"
-               "              [--preemptive K] [--threads T] [--csv]\n");
+               "              [--preemptive K] [--threads T [--independent]] [--csv]\n");
   std::exit(problem != nullptr ? 2 : 0);
 }
 
@@ -177,6 +193,10 @@ options parse(int argc, char** argv) {
     }
     if (std::strcmp(flag, "--csv") == 0) {
       o.csv = true;
+      continue;
+    }
+    if (std::strcmp(flag, "--independent") == 0) {
+      o.independent = true;
       continue;
     }
     if (i + 1 >= argc) {
@@ -216,6 +236,9 @@ options parse(int argc, char** argv) {
   if (o.threads > 1 && o.preemptive != 0) {
     usage("--preemptive is one thread's watchdog: it cannot be combined with --threads");
   }
+  if (o.independent && o.threads < 2) {
+    usage("--independent needs --threads T with T >= 2");
+  }
   if (o.threads > o.height) {
     usage("--threads: at most one thread per row of the arena");
   }
@@ -233,19 +256,23 @@ int main(int argc, char** argv) {
   arena field(o.width, o.height);
   std::vector<std::uint32_t> points(o.robots, 0);
   std::optional<stackless::runtime> threads;
-  if (o.threads > 1) {
+  std::vector<group> groups;
+  groups.reserve(o.threads);  // robots keep pointers to their group
+  for (unsigned k = 0; k < o.threads; ++k) {
+    const std::uint64_t first_row = o.height * k / o.threads;
+    groups.push_back(group{&field, points.data(), o.rounds, o.seed, first_row,
+                           o.height * (k + 1) / o.threads - first_row, o.preemptive != 0,
+                           o.threads > 1});
+  }
+  if (o.threads > 1 && !o.independent) {
     threads.emplace(stackless::runtime_options{.threads = o.threads});
     for (unsigned k = 0; k < o.threads; ++k) {
-      const band rows{o.height * k / o.threads,
-                      o.height * (k + 1) / o.threads - o.height * k / o.threads};
-      threads->spawn(start_group(&field, points.data(), &o, o.robots * k / o.threads,
-                                 o.robots * (k + 1) / o.threads, rows),
-                     k);
+      threads->spawn(
+          start_group(&groups[k], o.robots * k / o.threads, o.robots * (k + 1) / o.threads), k);
     }
-  } else {
+  } else if (o.threads == 1) {
     for (std::uint64_t id = 0; id < o.robots; ++id) {
-      robot(&field, &points[id], o.rounds, o.seed * 0x100000001b3ULL + id, o.preemptive != 0,
-            band{0, o.height}, false);
+      robot(&groups[0], id);
     }
   }
   const auto sim_start = clock::now();
@@ -253,6 +280,19 @@ int main(int argc, char** argv) {
   std::uint64_t interrupts = 0;
   if (threads) {
     threads->run();  // the robots are created on their threads, then play there
+  } else if (o.independent) {
+    auto play_group = [&](unsigned k) {
+      start_group(&groups[k], o.robots * k / o.threads, o.robots * (k + 1) / o.threads);
+      stackless::run();  // this thread's own scheduler
+    };
+    std::vector<std::thread> others;
+    for (unsigned k = 1; k < o.threads; ++k) {
+      others.emplace_back(play_group, k);
+    }
+    play_group(0);
+    for (std::thread& t : others) {
+      t.join();
+    }
   } else if (o.preemptive != 0) {
     while (stackless::getruncount() > 1) {
       if (stackless::tasklet t = stackless::run(o.preemptive, {.soft = false, .total = true})) {
@@ -298,15 +338,17 @@ int main(int argc, char** argv) {
       std::chrono::duration<double, std::milli>(sim_start - setup_start).count();
   const double sim_ms = std::chrono::duration<double, std::milli>(sim_stop - sim_start).count();
   if (o.csv) {
-    // One thread: B4 with the robot count as its parameter; T threads: B4T with T.
+    // One thread: B4 with the robot count as its parameter; T threads: B4T with T. The
+    // independent schedulers are the "threads" row beside B4T.
     const auto n = static_cast<unsigned long long>(o.threads > 1 ? o.threads : o.robots);
     const char* bench = o.threads > 1 ? "B4T" : "B4";
+    const char* impl = o.independent ? "threads" : "stackless";
     std::printf("impl,bench,param,metric,value,unit\n");
-    std::printf("stackless,%s,%llu,total,%.1f,ms\n", bench, n, setup_ms + sim_ms);
-    std::printf("stackless,%s,%llu,setup,%.1f,ms\n", bench, n, setup_ms);
-    std::printf("stackless,%s,%llu,simulation,%.1f,ms\n", bench, n, sim_ms);
-    std::printf("stackless,%s,%llu,peak_rss,%.1f,MiB\n", bench, n, peak_rss_kib() / 1024.0);
-    std::printf("stackless,%s,%llu,points,%llu,points\n", bench, n,
+    std::printf("%s,%s,%llu,total,%.1f,ms\n", impl, bench, n, setup_ms + sim_ms);
+    std::printf("%s,%s,%llu,setup,%.1f,ms\n", impl, bench, n, setup_ms);
+    std::printf("%s,%s,%llu,simulation,%.1f,ms\n", impl, bench, n, sim_ms);
+    std::printf("%s,%s,%llu,peak_rss,%.1f,MiB\n", impl, bench, n, peak_rss_kib() / 1024.0);
+    std::printf("%s,%s,%llu,points,%llu,points\n", impl, bench, n,
                 static_cast<unsigned long long>(total));
     return 0;
   }
@@ -315,8 +357,8 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(o.height), static_cast<unsigned long long>(o.rounds),
               static_cast<unsigned long long>(o.seed));
   if (o.threads > 1) {
-    std::printf("threads %u: the arena in %u bands of rows, robots in %u groups\n", o.threads,
-                o.threads, o.threads);
+    std::printf("threads %u: the arena in %u bands of rows, robots in %u groups%s\n", o.threads,
+                o.threads, o.threads, o.independent ? ", independent schedulers" : "");
   }
   std::printf("total points: %llu (chairs taken: %llu)\n", static_cast<unsigned long long>(total),
               static_cast<unsigned long long>(taken));

@@ -1,7 +1,7 @@
 # Bad options are refused with a clear message and exit status 2.
 foreach(args "--robots;0" "--width;abc" "--rounds;-3" "--bogus;1" "--robots" "--threads;0"
              "--threads;1000" "--threads;2;--preemptive;3" "--threads;3;--height;2"
-             "--width;2000000")
+             "--width;2000000" "--independent" "--threads;1;--independent")
   execute_process(COMMAND ${PROGRAM} ${args} OUTPUT_VARIABLE out ERROR_VARIABLE err
                   RESULT_VARIABLE status)
   if(NOT status EQUAL 2)
