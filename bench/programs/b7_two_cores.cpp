@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -31,51 +32,46 @@ stackless::tasklet start_pairs(std::vector<stackless::channel<int>>* chans, std:
   co_return;
 }
 
-double round_trips_per_second(unsigned threads, int pairs, int trips) {
-  stackless::runtime rt({.threads = threads});
+// round_trips_per_second: every pair's round trips, the pairs split over `threads` threads
+// of a runtime, or, `independent`, of plain OS threads each with its own scheduler and no
+// runtime (nothing shared: what this machine gives for this work at this moment).
+double round_trips_per_second(unsigned threads, bool independent, int pairs, int trips) {
+  std::optional<stackless::runtime> rt;
+  if (!independent) {
+    rt.emplace(stackless::runtime_options{.threads = threads});
+  }
   std::vector<stackless::channel<int>> chans(static_cast<std::size_t>(2 * pairs));
   std::vector<long> sums(static_cast<std::size_t>(pairs), 0);
-  const auto start = std::chrono::steady_clock::now();
-  for (unsigned k = 0; k < threads; ++k) {
+  // Thread k's share of the pairs, created on the thread that calls this.
+  auto share = [&](unsigned k) {
     const int first = static_cast<int>(k) * pairs / static_cast<int>(threads);
     const int last = static_cast<int>(k + 1) * pairs / static_cast<int>(threads);
-    rt.spawn(start_pairs(&chans, &sums, first, last, trips), k);
+    return start_pairs(&chans, &sums, first, last, trips);
+  };
+  const auto start = std::chrono::steady_clock::now();
+  if (rt) {
+    for (unsigned k = 0; k < threads; ++k) {
+      rt->spawn(share(k), k);
+    }
+    rt->run();
+  } else {
+    auto play = [&](unsigned k) {
+      share(k);
+      stackless::run();
+    };
+    std::vector<std::thread> others;
+    for (unsigned k = 1; k < threads; ++k) {
+      others.emplace_back(play, k);
+    }
+    play(0);
+    for (std::thread& t : others) {
+      t.join();
+    }
   }
-  rt.run();
   const auto stop = std::chrono::steady_clock::now();
   for (long sum : sums) {
     if (sum != bench::expected_sum(trips)) {
       std::fprintf(stderr, "b7: wrong sum\n");
-      std::exit(1);
-    }
-  }
-  return static_cast<double>(pairs) * trips / std::chrono::duration<double>(stop - start).count();
-}
-
-// The same pairs on independent schedulers: plain OS threads, each with its own scheduler
-// and no runtime, nothing shared. What this machine gives for this work at this moment.
-double independent_round_trips_per_second(unsigned threads, int pairs, int trips) {
-  std::vector<stackless::channel<int>> chans(static_cast<std::size_t>(2 * pairs));
-  std::vector<long> sums(static_cast<std::size_t>(pairs), 0);
-  auto play = [&](unsigned k) {
-    const int first = static_cast<int>(k) * pairs / static_cast<int>(threads);
-    const int last = static_cast<int>(k + 1) * pairs / static_cast<int>(threads);
-    start_pairs(&chans, &sums, first, last, trips);
-    stackless::run();
-  };
-  const auto start = std::chrono::steady_clock::now();
-  std::vector<std::thread> others;
-  for (unsigned k = 1; k < threads; ++k) {
-    others.emplace_back(play, k);
-  }
-  play(0);
-  for (std::thread& t : others) {
-    t.join();
-  }
-  const auto stop = std::chrono::steady_clock::now();
-  for (long sum : sums) {
-    if (sum != bench::expected_sum(trips)) {
-      std::fprintf(stderr, "b7: wrong sum (independent schedulers)\n");
       std::exit(1);
     }
   }
@@ -88,10 +84,10 @@ int main(int argc, char** argv) {
   const bool smoke = argc > 1 && std::strcmp(argv[1], "--smoke") == 0;
   const int pairs = smoke ? 10 : 1000;
   const int trips = smoke ? 100 : 1000;
-  const double one = round_trips_per_second(1, pairs, trips);
-  const double two = round_trips_per_second(2, pairs, trips);
-  const double ceiling = independent_round_trips_per_second(2, pairs, trips) /
-                         independent_round_trips_per_second(1, pairs, trips);
+  const double one = round_trips_per_second(1, false, pairs, trips);
+  const double two = round_trips_per_second(2, false, pairs, trips);
+  const double ceiling =
+      round_trips_per_second(2, true, pairs, trips) / round_trips_per_second(1, true, pairs, trips);
   std::printf("impl,bench,param,metric,value,unit\n");
   std::printf("stackless,B7,1,throughput,%.0f,round_trips/s\n", one);
   std::printf("stackless,B7,2,throughput,%.0f,round_trips/s\n", two);
