@@ -111,6 +111,8 @@ struct options {
 // frame holds a pointer to it and the robot's own state only, so that 100,000 robots stay
 // small (168 bytes each with clang): every round touches every frame.
 struct group {
+  std::uint64_t first_id;  // the group's robots: ids first_id .. last_id - 1
+  std::uint64_t last_id;
   arena* field;
   std::uint32_t* points;  // indexed by robot id
   std::uint64_t rounds;
@@ -144,8 +146,8 @@ stackless::tasklet robot(const group* g, std::uint64_t id) {
 }
 
 // Creates the group's robots on the thread it runs on, so that they start there.
-stackless::tasklet start_group(const group* g, std::uint64_t first, std::uint64_t last) {
-  for (std::uint64_t id = first; id < last; ++id) {
+stackless::tasklet start_group(const group* g) {
+  for (std::uint64_t id = g->first_id; id < g->last_id; ++id) {
     robot(g, id);
   }
   co_return;
@@ -260,15 +262,15 @@ int main(int argc, char** argv) {
   groups.reserve(o.threads);  // robots keep pointers to their group
   for (unsigned k = 0; k < o.threads; ++k) {
     const std::uint64_t first_row = o.height * k / o.threads;
-    groups.push_back(group{&field, points.data(), o.rounds, o.seed, first_row,
+    groups.push_back(group{o.robots * k / o.threads, o.robots * (k + 1) / o.threads, &field,
+                           points.data(), o.rounds, o.seed, first_row,
                            o.height * (k + 1) / o.threads - first_row, o.preemptive != 0,
                            o.threads > 1});
   }
   if (o.threads > 1 && !o.independent) {
     threads.emplace(stackless::runtime_options{.threads = o.threads});
     for (unsigned k = 0; k < o.threads; ++k) {
-      threads->spawn(
-          start_group(&groups[k], o.robots * k / o.threads, o.robots * (k + 1) / o.threads), k);
+      threads->spawn(start_group(&groups[k]), k);
     }
   } else if (o.threads == 1) {
     for (std::uint64_t id = 0; id < o.robots; ++id) {
@@ -282,7 +284,7 @@ int main(int argc, char** argv) {
     threads->run();  // the robots are created on their threads, then play there
   } else if (o.independent) {
     auto play_group = [&](unsigned k) {
-      start_group(&groups[k], o.robots * k / o.threads, o.robots * (k + 1) / o.threads);
+      start_group(&groups[k]);
       stackless::run();  // this thread's own scheduler
     };
     std::vector<std::thread> others;

@@ -1,5 +1,6 @@
-# robots --threads 3 --independent (three plain threads, each with its own scheduler) plays
-# the same bands with the same robots as the runtime of three threads: the same result.
+# SCH-1: without a runtime each thread has its own scheduler. robots --threads 3
+# --independent (three plain threads, a scheduler each) plays the same bands with the same
+# robots as a runtime of three threads: the same result.
 function(results out)
   execute_process(COMMAND ${PROGRAM} --robots 20000 --width 1000 --height 1000 --seed 11
                           --threads 3 ${ARGN} OUTPUT_VARIABLE text RESULT_VARIABLE status)
