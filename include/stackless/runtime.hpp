@@ -102,10 +102,12 @@ class [[nodiscard("co_await it")]] move_awaiter {
   explicit move_awaiter(unsigned index) noexcept : index_(index) {}
   bool await_ready();
   bool await_suspend(std::coroutine_handle<> h);
-  void await_resume() const noexcept {}
+  /// Raises a kill or exception delivered meanwhile (the move is a suspension point).
+  void await_resume() const;
 
  private:
   unsigned index_;
+  tasklet_node* tasklet_ = nullptr;
 };
 }  // namespace detail
 

@@ -7,6 +7,7 @@
 ///   stackless::task<int> add_one(stackless::channel<int> ch) { co_return co_await ch.receive() +
 ///   1; }
 
+#include <atomic>
 #include <coroutine>
 #include <exception>
 #include <type_traits>
@@ -105,11 +106,18 @@ class task_promise<void> : public task_promise_base {
   std::exception_ptr error_;
 };
 
+/// What task::wait() shares with its helper tasklet: the main that waits, and whether the
+/// helper is done (it may finish on another thread, if the task moves).
+struct wait_link {
+  scheduler* waiting = nullptr;
+  std::atomic<bool> done{false};
+};
 /// wait_for_helper pauses main until the helper tasklet of task::wait() is done; throws
-/// deadlock_error (destroying the helper) if it can never finish.
-void wait_for_helper(tasklet_node* helper, const bool& done);
-/// wake_main makes main runnable again when the helper is done.
-void wake_main() noexcept;
+/// deadlock_error (ending the helper) if it can never finish.
+void wait_for_helper(tasklet_node* helper, wait_link& link);
+/// helper_done: the helper ends (`completed`: with the task's result); wakes the waiting main,
+/// on whichever thread the helper is now. `link` may be gone once this returns.
+void helper_done(wait_link& link, bool completed) noexcept;
 
 }  // namespace detail
 
@@ -149,10 +157,11 @@ class [[nodiscard("co_await it, or call .wait() from main")]] task {
       std::variant<std::monostate, std::conditional_t<std::is_void_v<T>, std::monostate, T>,
                    std::exception_ptr>
           value;
-      bool done = false;
+      detail::wait_link link;
     } result;
+    result.link.waiting = &detail::scheduler::current();
     tasklet helper = run_helper(std::move(*this), &result);
-    detail::wait_for_helper(helper.node(), result.done);
+    detail::wait_for_helper(helper.node(), result.link);
     if (result.value.index() == 2) {
       std::rethrow_exception(std::get<2>(result.value));
     }
@@ -172,12 +181,12 @@ class [[nodiscard("co_await it, or call .wait() from main")]] task {
         out->value.template emplace<1>(co_await std::move(body));
       }
     } catch (const tasklet_exit&) {
+      detail::helper_done(out->link, false);  // killed: main learns it at once
       throw;
     } catch (...) {
       out->value.template emplace<2>(std::current_exception());
     }
-    out->done = true;
-    detail::wake_main();
+    detail::helper_done(out->link, true);
   }
 
   void reset() noexcept {

@@ -165,7 +165,7 @@ bool cancel_wait(tasklet_node* t) noexcept {
     }
   }
   t->waiting = nullptr;
-  t->where = place::none;
+  set_place(t, place::none);
   return true;
 }
 

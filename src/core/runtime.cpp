@@ -310,9 +310,12 @@ bool move_awaiter::await_ready() {
   if (index_ != s.thread_index()) {
     s.require_no_trap();  // WD-9: leaving the thread is a switch
   }
-  s.running()->bound = true;
+  tasklet_ = s.running();
+  tasklet_->bound = true;
   return index_ == s.thread_index();
 }
+
+void move_awaiter::await_resume() const { rethrow_bomb(tasklet_); }
 
 bool move_awaiter::await_suspend(std::coroutine_handle<> h) {
   scheduler& s = scheduler::current();
@@ -351,9 +354,12 @@ runtime::runtime(runtime_options options) {
   s.join_runtime(core_.get(), 0, core_->generation());
   detail::the_runtime.store(core_.get(), std::memory_order_release);
   // The channels that exist now were used, if at all, by this thread's tasklets (some may be
-  // blocked on them): they are this thread's own.
+  // blocked on them): they are this thread's own, or shared from the start without affinity.
+  const std::uint64_t existing_owner =
+      options.channel_affinity ? s.affinity_code()
+                               : detail::make_affinity(core_->generation(), detail::shared_owner);
   detail::channel_registry::instance().for_each(
-      [&](detail::channel_core& c) { c.adopt(s.affinity_code()); });
+      [&](detail::channel_core& c) { c.adopt(existing_owner); });
   if (n > 1) {
     // Before any other thread exists: from now on channel operations check who owns the
     // channel, and lock the shared ones.
@@ -394,7 +400,10 @@ runtime::~runtime() {
 unsigned runtime::size() const noexcept { return core_->size(); }
 
 namespace {
-tasklet_node* movable(const tasklet& t, unsigned index, unsigned size, const char* what) {
+// checked_move: the checks of bind_thread and spawn that the caller can be told about. Returns
+// the node, or null if the calling thread does not hold it (the request is then posted to
+// the thread that does, which checks the rest when it gets there).
+tasklet_node* checked_move(const tasklet& t, unsigned index, unsigned size, const char* what) {
   tasklet_node* n = t.node();
   if (n == nullptr) {
     throw runtime_error(std::string(what) + ": empty tasklet handle");
@@ -402,15 +411,15 @@ tasklet_node* movable(const tasklet& t, unsigned index, unsigned size, const cha
   if (index >= size) {
     throw std::invalid_argument(std::string(what) + ": bad thread " + std::to_string(index));
   }
-  if (!n->alive) {
+  if (n->owner() == nullptr) {
     throw runtime_error(std::string(what) + ": the tasklet is dead");
-  }
-  scheduler& s = scheduler::current();
-  if (n->owner() != &s) {
-    throw runtime_error(std::string(what) + ": the tasklet belongs to another thread");
   }
   if (n->is_main) {
     throw runtime_error(std::string(what) + ": a main tasklet cannot change threads");
+  }
+  scheduler& s = scheduler::current();
+  if (!s.holds(n)) {
+    return nullptr;
   }
   if (n == s.running() || s.is_watchdog(n)) {
     throw runtime_error(std::string(what) +
@@ -418,48 +427,22 @@ tasklet_node* movable(const tasklet& t, unsigned index, unsigned size, const cha
   }
   return n;
 }
+
+void move_or_post(const tasklet& t, unsigned index, bool bound, runtime_core& core,
+                  const char* what) {
+  if (tasklet_node* n = checked_move(t, index, core.size(), what)) {
+    scheduler::current().bind(n, index, bound);
+    return;
+  }
+  tasklet_node* n = t.node();
+  detail::retain(n);
+  scheduler::post_to_owner(
+      {detail::message_kind::bind, n, nullptr, index | (bound ? 0u : detail::bind_unbound)});
+}
 }  // namespace
 
 void runtime::bind_thread(const tasklet& t, unsigned thread_index) {
-  tasklet_node* n = movable(t, thread_index, size(), "bind_thread");
-  scheduler& s = scheduler::current();
-  scheduler& target = core_->at(thread_index);
-  n->bound = true;
-  if (&target == &s) {
-    return;
-  }
-  while (n->where == place::channel) {
-    // Its channels may be this thread's own: they become shared, since its partners will be
-    // on two threads.
-    for (waiter* w = n->waiting; w != nullptr; w = w->next_case) {
-      w->channel->share(&s);
-    }
-    {
-      // Every channel it is registered on: statuses are read under these locks.
-      std::size_t registrations = 0;
-      for (waiter* w = n->waiting; w != nullptr; w = w->next_case) {
-        ++registrations;
-      }
-      detail::channel_locks locks(registrations, [&](auto add) {
-        for (waiter* w = n->waiting; w != nullptr; w = w->next_case) {
-          add(w->channel);
-        }
-      });
-      waiter* first = n->waiting;
-      const bool completed = first->in_select ? n->wait_claim.load(std::memory_order_acquire) != 0
-                                              : first->status != wait_status::pending;
-      if (!completed) {
-        // Partners read the owner under these locks: they will post its wake-up to target,
-        // after the arrival posted here.
-        s.give_away(n, &target, true);
-        return;
-      }
-    }
-    // Completed: its wake-up was posted to this thread under the lock; take it in (with the
-    // locks released: other messages may need them).
-    s.drain_inbox();
-  }
-  s.give_away(n, &target, true);
+  move_or_post(t, thread_index, true, *core_, "bind_thread");
 }
 
 const tasklet& runtime::spawn(const tasklet& t, unsigned thread_index) {
@@ -468,18 +451,7 @@ const tasklet& runtime::spawn(const tasklet& t, unsigned thread_index) {
 }
 
 const tasklet& runtime::spawn(const tasklet& t) {
-  const unsigned k = core_->place();
-  tasklet_node* n = movable(t, k, size(), "spawn");
-  scheduler& s = scheduler::current();
-  n->bound = false;
-  if (&core_->at(k) != &s) {
-    if (n->where == place::channel) {
-      bind_thread(t, k);  // locks its channels
-      n->bound = false;
-    } else {
-      s.give_away(n, &core_->at(k), false);
-    }
-  }
+  move_or_post(t, core_->place(), false, *core_, "spawn");
   return t;
 }
 
@@ -532,7 +504,8 @@ shutdown_report runtime::shutdown() {
     }
   });
   s.share_requested_channels();
-  // One thread after the other, so that destructors never run on two threads at once.
+  // One thread after the other, so that destructors never run on two threads at once. A
+  // thread that has destroyed its tasklets destroys any that reach it later, on arrival.
   for (unsigned k = 1; k < size(); ++k) {
     const unsigned before = core_->acknowledged.load();
     core_->at(k).post({detail::message_kind::shutdown});
@@ -542,6 +515,7 @@ shutdown_report runtime::shutdown() {
     }
     report.killed += now - before - 1;
   }
+  s.close_for_shutdown();
   if (s.has_messages()) {
     s.drain_inbox();
   }
@@ -549,6 +523,15 @@ shutdown_report runtime::shutdown() {
   if (s.main_is_running()) {
     s.destroy_all();
   }
+  // Tasklets still on their way to a thread are destroyed when they get there.
+  while (core_->in_transit.load(std::memory_order_acquire) != 0) {
+    if (s.has_messages()) {
+      s.drain_inbox();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+  report.killed += core_->killed_late.load(std::memory_order_relaxed);
   core_->request_stop();
   for (std::thread& t : core_->threads) {
     t.join();

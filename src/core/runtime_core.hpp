@@ -73,6 +73,10 @@ class runtime_core {
 
   std::vector<std::thread> threads;
   std::atomic<unsigned> acknowledged{0};  // shutdown handshake
+  // Tasklets given away whose arrival is not applied yet; shutdown() waits for none.
+  std::atomic<std::size_t> in_transit{0};
+  // Tasklets that arrived at a thread after its shutdown, destroyed there on arrival.
+  std::atomic<std::size_t> killed_late{0};
   // Workers that left their loop. A worker frees its scheduler when its thread ends, so it
   // waits here first: until every worker has left, another may still read or post to it.
   std::latch left_loops;

@@ -11,12 +11,14 @@
 
 #include <stackless/errors.hpp>
 #include <stackless/scheduler.hpp>
+#include <stackless/select.hpp>
 #include <stackless/task.hpp>
 #include <stackless/tasklet_local.hpp>
 
 #include <stackless/detail/channel_core.hpp>
 #include <stackless/detail/frame_pool.hpp>
 
+#include "channel_locks.hpp"
 #include "hooks.hpp"
 #include "runtime_core.hpp"
 
@@ -114,7 +116,7 @@ scheduler::~scheduler() {
   }
   destroy_all();
   locals_destroy(&main_);
-  if (main_.has_name) {
+  if (main_.has_name.load(std::memory_order_acquire)) {
     forget_name_of(&main_);
   }
   instance_ = nullptr;
@@ -395,6 +397,12 @@ void scheduler::destroy(tasklet_node* t) noexcept {
     }
     drain_inbox();
   }
+  if (t->waiting != nullptr && t->wait_claim.load(std::memory_order_acquire) != 0) {
+    // A select that a partner of another thread completed, and that has not run since: its
+    // other registrations are still queued (it would remove them itself, select_fired). They
+    // live in the frame destroyed below.
+    (void)select_fired_shared(t);
+  }
   if (t->where == place::runqueue) {
     unlink(t);
   }
@@ -443,6 +451,19 @@ void scheduler::post(message m) {
   if (runtime_ != nullptr) {
     runtime_->wake(*this);
   }
+}
+
+void scheduler::post_to_owner(message m) {
+  tasklet_node* t = m.tasklet;
+  scheduler* owner = t->owner();
+  if (owner == nullptr) {
+    // Finished or destroyed: nothing to do. Its reference, if the message holds one, goes.
+    if (m.kind != message_kind::wake) {
+      release(t);
+    }
+    return;
+  }
+  owner->post(std::move(m));
 }
 
 void scheduler::request_share(channel_core* c) {
@@ -500,6 +521,10 @@ void scheduler::drain_inbox() {
     tasklet_node* t = in_order;
     in_order = t->next;
     t->next = nullptr;
+    if (t->owner() != this) {
+      t->owner()->post_wake(t);  // it left while its wake-up was on the way here
+      continue;
+    }
     apply_wake(t, nullptr);
   }
   for (message& m : batch) {
@@ -520,26 +545,62 @@ void scheduler::defer_delivery(tasklet_node* t, std::exception_ptr e) {
 void scheduler::apply(message& m) {
   tasklet_node* t = m.tasklet;
   switch (m.kind) {
-    case message_kind::wake:
-      apply_wake(t, std::move(m.error));
-      break;
     case message_kind::arrive:
-      t->registry_next = registry_;
-      t->registry_prev = nullptr;
-      if (registry_ != nullptr) {
-        registry_->registry_prev = t;
+      arrive(t, m.arg != 0);
+      return;
+    case message_kind::steal:
+      share_work(m.arg);
+      return;
+    case message_kind::failure:
+      if (runtime_ != nullptr) {
+        runtime_->record_failure(std::move(m.error));
       }
-      registry_ = t;
-      if (m.arg != 0) {
-        push_back(t);
+      return;
+    case message_kind::shutdown: {
+      closed_ = true;  // from now on, a tasklet that arrives is destroyed on arrival
+      const std::size_t killed = live_tasklets();
+      destroy_all();
+      if (runtime_ != nullptr) {
+        runtime_->acknowledged.fetch_add(static_cast<unsigned>(killed) + 1,
+                                         std::memory_order_acq_rel);
+        runtime_->acknowledged.notify_all();
       }
-      release(t);
+      return;
+    }
+    case message_kind::release:
+      release(t);  // release() itself goes to the owner, wherever the tasklet is now
+      return;
+    default:
       break;
+  }
+  // The ownership rule: a request about a tasklet is applied only by the thread that holds
+  // it. One that left is followed to its owner; one still on its way here waits behind its
+  // arrival, which is already queued (the owner was published with it).
+  if (t->owner() != this) {
+    post_to_owner(std::move(m));
+    return;
+  }
+  if (m.kind == message_kind::wake) {
+    apply_wake(t, std::move(m.error));  // may come before the arrival (design.md)
+    return;
+  }
+  if (!arrived(t)) {
+    post(std::move(m));
+    return;
+  }
+  switch (m.kind) {
     case message_kind::insert:
       if (t->alive && t->where == place::none) {
         push_back(t);
       }
-      release(t);
+      break;
+    case message_kind::remove:
+      // As remove() on the owning thread, but nothing to tell the caller: a blocked tasklet
+      // stays blocked; a watchdog or the running tasklet is left alone.
+      if (t->where == place::runqueue && !t->is_main && !is_watchdog(t)) {
+        unlink(t);
+        after_leave();
+      }
       break;
     case message_kind::deliver:
       if (t->alive) {
@@ -552,30 +613,37 @@ void scheduler::apply(message& m) {
           }
         }
       }
-      release(t);
       break;
-    case message_kind::release:
-      release(t);
-      break;
-    case message_kind::steal:
-      share_work(m.arg);
-      break;
-    case message_kind::failure:
-      if (runtime_ != nullptr) {
-        runtime_->record_failure(std::move(m.error));
+    case message_kind::bind:
+      if (t->alive && !t->is_main && !is_watchdog(t)) {
+        bind(t, m.arg & ~bind_unbound, (m.arg & bind_unbound) == 0);
       }
       break;
-    case message_kind::shutdown: {
-      const std::size_t killed = live_tasklets();
-      destroy_all();
-      if (runtime_ != nullptr) {
-        runtime_->acknowledged.fetch_add(static_cast<unsigned>(killed) + 1,
-                                         std::memory_order_acq_rel);
-        runtime_->acknowledged.notify_all();
-      }
+    default:
       break;
-    }
   }
+  release(t);
+}
+
+void scheduler::arrive(tasklet_node* t, bool runnable) {
+  t->registry_next = registry_;
+  t->registry_prev = nullptr;
+  if (registry_ != nullptr) {
+    registry_->registry_prev = t;
+  }
+  registry_ = t;
+  if (runnable) {
+    push_back(t);
+  }
+  if (runtime_ != nullptr) {
+    if (closed_) {
+      // The runtime shuts down and this thread has destroyed its tasklets: so is this one.
+      destroy(t);
+      runtime_->killed_late.fetch_add(1, std::memory_order_relaxed);
+    }
+    runtime_->in_transit.fetch_sub(1, std::memory_order_release);
+  }
+  release(t);
 }
 
 void scheduler::apply_wake(tasklet_node* t, std::exception_ptr error) {
@@ -590,7 +658,7 @@ void scheduler::apply_wake(tasklet_node* t, std::exception_ptr error) {
       break;
     }
   }
-  t->where = place::none;
+  set_place(t, place::none);
   push_back(t);
 }
 
@@ -603,8 +671,54 @@ void scheduler::give_away(tasklet_node* t, scheduler* target, bool bound) {
   unregister(registry_, t);
   t->bound = bound;
   retain(t);  // for the message
-  t->set_owner(target);
-  target->post({message_kind::arrive, t, nullptr, runnable ? 1u : 0u});
+  // A kill waiting here for the tasklet's wake-up goes with it (the wake-up follows it).
+  std::exception_ptr deferred;
+  for (auto it = deferred_.begin(); it != deferred_.end(); ++it) {
+    if (it->first == t) {
+      deferred = std::move(it->second);
+      deferred_.erase(it);
+      release(t);
+      break;
+    }
+  }
+  runtime_->in_transit.fetch_add(1, std::memory_order_relaxed);
+  // The new owner is published under target's inbox lock, with the arrival: whoever reads
+  // it and posts to target queues behind the arrival (the ownership rule, design.md).
+  target->inbox_.push({message_kind::arrive, t, nullptr, runnable ? 1u : 0u},
+                      [&] { t->set_owner(target); });
+  runtime_->wake(*target);
+  if (deferred) {
+    retain(t);
+    target->post({message_kind::deliver, t, std::move(deferred)});
+  }
+}
+
+void scheduler::bind(tasklet_node* t, unsigned index, bool bound) {
+  scheduler& target = runtime_->at(index);
+  t->bound = bound;
+  if (&target == this) {
+    return;
+  }
+  if (t->where != place::channel) {
+    give_away(t, &target, bound);
+    return;
+  }
+  // Blocked: its channels may be this thread's own, and its partners will now be on two
+  // threads, so they become shared.
+  std::size_t registrations = 0;
+  for (waiter* w = t->waiting; w != nullptr; w = w->next_case) {
+    w->channel->share(this);
+    ++registrations;
+  }
+  // Partners read the owner under these locks: one that completes the wait after this posts
+  // the wake-up to target, behind the arrival; one that completed it before posted it here,
+  // and this thread forwards it (drain_inbox).
+  channel_locks locks(registrations, [&](auto add) {
+    for (waiter* w = t->waiting; w != nullptr; w = w->next_case) {
+      add(w->channel);
+    }
+  });
+  give_away(t, &target, bound);
 }
 
 void scheduler::share_load() {
@@ -623,7 +737,7 @@ void scheduler::share_work(unsigned thief) {
   // Oldest first: the ones nearest the head have waited longest. Leave half, and never
   // move main, the running tasklet, a watchdog or a bound tasklet.
   auto movable = [this](const tasklet_node* t) {
-    return !t->is_main && !t->bound && t != running_ && !is_watchdog(t);
+    return !t->is_main && !t->bound && t != running_ && !is_watchdog(t) && arrived(t);
   };
   tasklet_node* const first = head_ != nullptr ? head_->next : nullptr;
   std::size_t count = 0;
@@ -827,35 +941,84 @@ bool schedule_awaiter::await_suspend(std::coroutine_handle<> h) noexcept {
   return !(s.head() == caller_ && caller_->is_main);
 }
 
-void wait_for_helper(tasklet_node* helper, const bool& done) {
+void wait_for_helper(tasklet_node* helper, wait_link& link) {
   scheduler& s = scheduler::current();
   tasklet_node* main = s.main();
-  if (!done) {
+  auto done = [&link] { return link.done.load(std::memory_order_acquire); };
+  if (!done()) {
     s.require_no_trap();
-    // Main pauses; the helper wakes it when done, or the empty run queue does (SCH-8).
-    s.unlink(main);
-    s.after_leave();
-    s.drive();
   }
-  if (!done) {
-    if (!helper->alive) {
-      rethrow_bomb(main);
-      throw runtime_error("task::wait(): the task's tasklet was killed before it completed");
+  if (s.runtime() == nullptr) {
+    if (!done()) {
+      // Main pauses; the helper wakes it when done, or the empty run queue does (SCH-8).
+      s.unlink(main);
+      s.after_leave();
+      s.drive();
     }
-    std::string report = s.deadlock_report(main, nullptr);
-    s.destroy(helper);  // its locals point into the caller's stack frame
+    if (!done()) {
+      if (helper->owner() == nullptr) {
+        rethrow_bomb(main);
+        throw runtime_error("task::wait(): the task's tasklet was killed before it completed");
+      }
+      std::string report = s.deadlock_report(main, nullptr);
+      s.destroy(helper);  // its locals point into the caller's stack frame
+      rethrow_bomb(main);
+      throw deadlock_error("Deadlock: task::wait() cannot complete.\n" + report);
+    }
     rethrow_bomb(main);
+    return;
+  }
+  // In a runtime the helper may move to another thread (or be stolen): main runs this
+  // thread's tasklets and parks as runtime::run() does, until the helper wakes it (from
+  // whichever thread it ends on) or every thread is idle.
+  runtime_core& core = *s.runtime();
+  std::string report;
+  bool deadlocked = false;
+  bool ending = false;
+  while (!done() && helper->owner() != nullptr) {
+    if (!ending && (deadlocked || main->bomb)) {
+      // The helper holds pointers into this frame: it ends before the error leaves.
+      ending = true;
+      (void)tasklet(helper).kill(true);
+    }
+    if (s.has_messages()) {
+      s.drain_inbox();
+    } else if (s.runcount() > 1) {
+      s.unlink(main);  // until the helper wakes it, or the run queue empties (SCH-8)
+      s.after_leave();
+      s.drive();
+    } else if (!core.idle(s)) {
+      // Every thread is idle: a helper still alive is blocked for good.
+      if (ending || helper->owner() == nullptr) {
+        break;
+      }
+      deadlocked = true;
+      report = core.deadlock_report();
+    }
+  }
+  rethrow_bomb(main);  // an error of another tasklet of this thread (SCH-13)
+  if (deadlocked) {
     throw deadlock_error("Deadlock: task::wait() cannot complete.\n" + report);
   }
-  rethrow_bomb(main);
+  if (!done()) {
+    throw runtime_error("task::wait(): the task's tasklet was killed before it completed");
+  }
 }
 
-void wake_main() noexcept {
-  scheduler& s = scheduler::current();
-  tasklet_node* main = s.main();
-  if (main->where == place::none) {
-    s.push_back(main);
+void helper_done(wait_link& link, bool completed) noexcept {
+  scheduler* waiting = link.waiting;  // read first: once done is seen, link may be gone
+  if (completed) {
+    link.done.store(true, std::memory_order_release);
   }
+  tasklet_node* main = waiting->main();
+  if (waiting == scheduler::existing()) {
+    if (main->where == place::none) {
+      waiting->push_back(main);
+    }
+    return;
+  }
+  retain(main);
+  waiting->post({message_kind::insert, main});
 }
 
 }  // namespace detail

@@ -109,7 +109,7 @@ select_start select_here(Waiters cases, std::size_t n, bool has_default, bool in
     }
     s.unlink(me);
     me->waiting = first;
-    me->where = place::channel;
+    set_place(me, place::channel);
     s.after_leave();
     return {select_blocked, op_result::blocked};
   }

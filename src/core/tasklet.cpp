@@ -28,7 +28,7 @@ name_table& names() {
 }  // namespace
 
 std::string name_of(const tasklet_node* t) {
-  if (!t->has_name) {
+  if (!t->has_name.load(std::memory_order_acquire)) {
     return {};
   }
   name_table& table = names();
@@ -41,7 +41,7 @@ void set_name_of(tasklet_node* t, std::string name) {
   name_table& table = names();
   std::lock_guard lock(table.mutex);
   table.names[t] = std::move(name);
-  t->has_name = true;
+  t->has_name.store(true, std::memory_order_release);
 }
 
 void forget_name_of(const tasklet_node* t) noexcept {
@@ -148,9 +148,10 @@ void release(tasklet_node* node) noexcept {
   // drop the last reference and free the node.
   scheduler* const home = node->owner();
   scheduler* const here = scheduler::existing();
-  if (home != nullptr && home != here && home->runtime() != nullptr) {
-    // Another thread's live tasklet: the TSK-15 check below must run on its own thread. The
-    // reference travels with the message and is dropped there.
+  if (home != nullptr && home->runtime() != nullptr && (home != here || !home->arrived(node)))
+      [[unlikely]] {
+    // Another thread's live tasklet, or one on its way here: the TSK-15 check below must run
+    // on the thread that holds it. The reference travels with the message, dropped there.
     home->post({message_kind::release, node});
     return;
   }
@@ -161,7 +162,7 @@ void release(tasklet_node* node) noexcept {
   if (before == 1) {
     if (!node->is_main) {
       const std::size_t bytes = *static_cast<const std::size_t*>(node->frame().address());
-      if (node->has_name) {
+      if (node->has_name.load(std::memory_order_relaxed)) {
         forget_name_of(node);
       }
       node->~tasklet_node();
@@ -234,21 +235,68 @@ tasklet_node* tasklet::checked() const {
   return node_;
 }
 
+namespace {
+// held_here: the calling thread holds live tasklet `n`: it may read and write its scheduling
+// state directly. Otherwise `n` belongs to another thread, or is on its way to this one,
+// and only messages may touch it (the ownership rule, design.md).
+bool held_here(const tasklet_node* n) {
+  scheduler* home = n->owner();
+  return home != nullptr && home == scheduler::existing() && home->holds(n);
+}
+
+// held_or_dead: `n` if the calling thread holds it, null if it is dead (its last thread may
+// still be writing its flags, so none is read); runtime_error if another thread holds it.
+tasklet_node* held_or_dead(tasklet_node* n, const char* what) {
+  if (n->owner() == nullptr) {
+    return nullptr;
+  }
+  if (!held_here(n)) {
+    throw runtime_error(std::string(what) + ": the tasklet belongs to another thread");
+  }
+  return n;
+}
+
+// post_request sends a request about a tasklet the calling thread does not hold to the
+// thread that does (THR-2); a tasklet outside any runtime cannot be reached that way.
+void post_request(detail::message_kind kind, tasklet_node* n, std::exception_ptr e,
+                  const char* refusal) {
+  if (n->owner()->runtime() == nullptr) {
+    throw runtime_error(refusal);
+  }
+  detail::retain(n);
+  scheduler::post_to_owner({kind, n, std::move(e)});
+}
+}  // namespace
+
 // A tasklet is alive exactly while it has an owner; reading that atomic, not the flag, keeps
-// alive() safe to call from another thread.
+// alive() safe to call from another thread. The place is read the same way (a snapshot).
 bool tasklet::alive() const { return checked()->owner() != nullptr; }
-bool tasklet::blocked() const { return checked()->where == place::channel; }
-bool tasklet::scheduled() const { return checked()->where != place::none; }
-bool tasklet::paused() const { return checked()->alive && node_->where == place::none; }
-bool tasklet::is_main() const { return checked()->is_main; }
+bool tasklet::blocked() const { return detail::place_of(checked()) == place::channel; }
+bool tasklet::scheduled() const { return detail::place_of(checked()) != place::none; }
+bool tasklet::paused() const {
+  return checked()->owner() != nullptr && detail::place_of(node_) == place::none;
+}
+bool tasklet::is_main() const {
+  // Main never changes threads or dies while its thread lives, so its owner's main is itself
+  // (no flag of a node that another thread may be writing is read).
+  scheduler* home = checked()->owner();
+  return home != nullptr && home->main() == node_;
+}
 bool tasklet::is_current() const {
   tasklet_node* n = checked();
-  return n->owner() != nullptr && n->owner()->running() == n;
+  scheduler* home = n->owner();
+  return home != nullptr && home->current_id() == n->id;
 }
-bool tasklet::atomic() const { return checked()->atomic; }
+bool tasklet::atomic() const {
+  const tasklet_node* n = held_or_dead(checked(), "atomic()");
+  return n != nullptr && n->atomic;
+}
 
 bool tasklet::set_atomic(bool flag) const {
-  tasklet_node* n = checked();
+  tasklet_node* n = held_or_dead(checked(), "set_atomic()");
+  if (n == nullptr) {
+    return false;  // dead: nothing to protect
+  }
   const bool previous = n->atomic;
   n->atomic = flag;
   if (!flag && n->pending_interrupt && n->owner() != nullptr && n->owner()->running() == n) {
@@ -257,8 +305,15 @@ bool tasklet::set_atomic(bool flag) const {
   return previous;
 }
 
-bool tasklet::block_trap() const { return checked()->block_trap; }
-void tasklet::set_block_trap(bool flag) const { checked()->block_trap = flag; }
+bool tasklet::block_trap() const {
+  const tasklet_node* n = held_or_dead(checked(), "block_trap()");
+  return n != nullptr && n->block_trap;
+}
+void tasklet::set_block_trap(bool flag) const {
+  if (tasklet_node* n = held_or_dead(checked(), "set_block_trap()")) {
+    n->block_trap = flag;
+  }
+}
 
 int tasklet::thread_index() const {
   scheduler* home = checked()->owner();
@@ -273,26 +328,24 @@ const tasklet& tasklet::set_name(std::string name) const {
 }
 
 tasklet tasklet::next() const {
-  tasklet_node* n = checked();
-  return n->where == place::runqueue ? tasklet(n->next) : tasklet();
+  tasklet_node* n = held_or_dead(checked(), "next()");
+  return n != nullptr && n->where == place::runqueue ? tasklet(n->next) : tasklet();
 }
 tasklet tasklet::prev() const {
-  tasklet_node* n = checked();
-  return n->where == place::runqueue ? tasklet(n->prev) : tasklet();
+  tasklet_node* n = held_or_dead(checked(), "prev()");
+  return n != nullptr && n->where == place::runqueue ? tasklet(n->prev) : tasklet();
 }
 
 const tasklet& tasklet::insert() const {
   tasklet_node* n = checked();
-  if (scheduler* home = n->owner(); home != nullptr && home != scheduler::existing()) {
-    if (home->runtime() == nullptr) {
-      throw runtime_error("can't insert a tasklet of another thread outside a runtime");
-    }
-    detail::retain(n);  // THR-2: queued on its own thread, in order
-    home->post({detail::message_kind::insert, n});
-    return *this;
-  }
-  if (!n->alive) {
+  if (n->owner() == nullptr) {
     throw runtime_error("You cannot run an unbound(dead) tasklet");
+  }
+  if (!held_here(n)) {
+    // THR-2: queued on its own thread, in order.
+    post_request(detail::message_kind::insert, n, nullptr,
+                 "can't insert a tasklet of another thread outside a runtime");
+    return *this;
   }
   if (n->where == place::channel) {
     throw runtime_error("You cannot run a blocked tasklet");
@@ -305,10 +358,18 @@ const tasklet& tasklet::insert() const {
 
 const tasklet& tasklet::remove() const {
   tasklet_node* n = checked();
+  if (n->owner() == nullptr) {
+    return *this;  // dead: in no queue
+  }
+  if (!held_here(n)) {
+    post_request(detail::message_kind::remove, n, nullptr,
+                 "can't remove a tasklet of another thread outside a runtime");
+    return *this;
+  }
   if (n->where == place::channel) {
     throw runtime_error("You cannot remove a blocked tasklet.");
   }
-  if (n->owner() != nullptr && n == n->owner()->running()) {
+  if (n == n->owner()->running()) {
     throw runtime_error("The current tasklet cannot be removed.");
   }
   if (n->where == place::runqueue) {
@@ -319,12 +380,12 @@ const tasklet& tasklet::remove() const {
 
 detail::switch_awaiter tasklet::run() const {
   tasklet_node* n = checked();
-  if (scheduler* home = n->owner(); home != nullptr && home != &scheduler::current()) {
+  if (n->owner() == nullptr) {
+    throw runtime_error("You cannot run a dead tasklet");
+  }
+  if (!held_here(n)) {
     insert();  // THR-2: across threads, run() only makes it runnable there
     return {nullptr, detail::switch_awaiter::mode::after_throw};
-  }
-  if (!n->alive) {
-    throw runtime_error("You cannot run a dead tasklet");
   }
   if (n->where == place::channel) {
     throw runtime_error("You cannot run a blocked tasklet");
@@ -337,14 +398,14 @@ detail::switch_awaiter tasklet::run() const {
 
 detail::switch_awaiter tasklet::switch_to() const {
   tasklet_node* n = checked();
-  if (!n->alive) {
+  if (n->owner() == nullptr) {
     throw runtime_error("You cannot switch to a dead tasklet");
+  }
+  if (!held_here(n)) {
+    throw runtime_error("can't switch to a different thread.");
   }
   if (n->where == place::channel) {
     throw runtime_error("You cannot switch to a blocked tasklet");
-  }
-  if (n->owner() != &scheduler::current()) {
-    throw runtime_error("can't switch to a different thread.");
   }
   if (n != scheduler::current().running()) {
     scheduler::current().require_no_trap();  // WD-9
@@ -376,14 +437,11 @@ detail::switch_awaiter tasklet::deliver(std::exception_ptr e, bool pending, bool
     }
     throw runtime_error("You cannot throw to a dead tasklet");
   }
-  if (home != &s) {
-    // Another thread's tasklet: raised there, when its thread gets to it (THR-2); a
-    // tasklet that has finished by then ignores it.
-    if (home->runtime() == nullptr) {
-      throw runtime_error("can't throw to a tasklet of another thread outside a runtime");
-    }
-    detail::retain(n);
-    home->post({detail::message_kind::deliver, n, std::move(e)});
+  if (!held_here(n)) {
+    // Another thread's tasklet, or one on its way here: raised on the thread that holds it,
+    // when it gets to it (THR-2); a tasklet that has finished by then ignores it.
+    post_request(detail::message_kind::deliver, n, std::move(e),
+                 "can't throw to a tasklet of another thread outside a runtime");
     return done;
   }
   if (n == s.running()) {

@@ -378,7 +378,7 @@ class alignas(64) channel_core {
     queue_for(w.dir).push_back(&w);
     s.unlink(me);
     me->waiting = &w;
-    me->where = place::channel;
+    set_place(me, place::channel);
     s.after_leave();
     return op_result::blocked;
   }
@@ -454,7 +454,7 @@ STACKLESS_HOT void end_wait(tasklet_node* t, waiter& fired, wait_status status) 
     }
   }
   t->waiting = &fired;
-  t->where = place::none;
+  set_place(t, place::none);
 }
 
 }  // namespace stackless::detail

@@ -19,14 +19,19 @@ struct tasklet_node;
 
 enum class message_kind : std::uint8_t {
   wake,      // a partner completed the tasklet's wait: make it runnable (error: its bomb)
-  arrive,    // bind_thread moved the tasklet here (arg 1: it was runnable)
+  arrive,    // the tasklet was given to this thread (arg 1: it was runnable)
   insert,    // insert()/run() from another thread
+  remove,    // remove() from another thread
   deliver,   // kill()/throw_exception() from another thread (error: what to raise)
+  bind,      // bind_thread()/spawn() from another thread (arg: bind_argument)
   release,   // a handle dropped on another thread: release it here (TSK-15 check)
   steal,     // work stealing: thread `arg` is idle; give it some runnable tasklets
   failure,   // a tasklet of another thread died with `error` (to the home thread)
-  shutdown,  // the runtime ends: destroy every tasklet of this thread
+  shutdown,  // the runtime ends: destroy every tasklet of this thread, take no new ones
 };
+
+/// The argument of a bind message: the thread index, and whether the tasklet is bound there.
+inline constexpr std::uint32_t bind_unbound = 0x80000000u;
 
 struct message {
   message(message_kind k, tasklet_node* t = nullptr, std::exception_ptr e = nullptr,
@@ -42,7 +47,15 @@ struct message {
 class inbox {
  public:
   void push(message m) {
+    push(std::move(m), [] {});
+  }
+  /// push runs `before` under the inbox lock, then queues `m`: a tasklet's new owner is
+  /// written this way with its arrival, so that any message another thread posts after
+  /// reading that owner is queued behind the arrival.
+  template <class Before>
+  void push(message m, Before before) {
     std::lock_guard guard(lock_);
+    before();
     items_.push_back(std::move(m));
     pending_.store(true, std::memory_order_release);
   }

@@ -127,7 +127,7 @@ class scheduler {
       head_->prev->next = t;
       head_->prev = t;
     }
-    t->where = place::runqueue;
+    set_place(t, place::runqueue);
     count_runnable(1);
   }
   void push_front(tasklet_node* t) noexcept {  // becomes the head
@@ -139,7 +139,7 @@ class scheduler {
     t->next = pos->next;
     pos->next->prev = t;
     pos->next = t;
-    t->where = place::runqueue;
+    set_place(t, place::runqueue);
     count_runnable(1);
   }
   STACKLESS_HOT void unlink(tasklet_node* t) noexcept {
@@ -153,7 +153,7 @@ class scheduler {
       }
     }
     t->next = t->prev = nullptr;
-    t->where = place::none;
+    set_place(t, place::none);
     count_runnable(-1);
   }
   void set_head(tasklet_node* t) noexcept { head_ = t; }
@@ -260,6 +260,7 @@ class scheduler {
   void join_runtime(runtime_core* runtime, unsigned index, std::uint32_t generation) noexcept {
     runtime_ = runtime;
     index_ = index;
+    closed_ = false;
     affinity_code_ = runtime != nullptr ? make_affinity(generation, index + 1) : owns_nothing;
   }
   /// affinity_code: the mark of channels this thread owns (owns_nothing outside a runtime).
@@ -272,6 +273,16 @@ class scheduler {
   /// post queues a message for this scheduler's thread and wakes it if it sleeps. Any
   /// thread may call it; it is the only way to touch another thread's tasklets.
   void post(message m);
+  /// post_to_owner posts `m` about tasklet `m.tasklet` to the thread that owns it now (the
+  /// message holds a reference, except a wake's); a dead tasklet's message is dropped.
+  static void post_to_owner(message m);
+  /// holds: `t` is this thread's and has arrived here, so this thread may act on it directly
+  /// (the ownership rule, design.md "Threads"). Owner thread only, or a snapshot.
+  bool holds(const tasklet_node* t) const noexcept { return t->owner() == this && arrived(t); }
+  /// arrived: `t`, owned here, is in this thread's registry (its arrival was applied).
+  bool arrived(const tasklet_node* t) const noexcept {
+    return t->is_main || registry_ == t || t->registry_prev != nullptr;
+  }
   /// post_wake makes blocked tasklet `t`, whose wait another thread completed (claimed), runnable
   /// here: the message of CH-6 without the inbox. The tasklet's free run-queue link carries
   /// it, so it allocates and locks nothing. Any thread.
@@ -288,8 +299,18 @@ class scheduler {
   void defer_delivery(tasklet_node* t, std::exception_ptr e);
   /// migrate moves the running tasklet to `target` once it has suspended (move_to_thread).
   void migrate_after_suspend(scheduler* target) noexcept { migrating_to_ = target; }
-  /// give_away moves runnable tasklet `t` (not the running one) to `target`, runnable.
+  /// give_away hands tasklet `t`, held here and not running, to `target` (bound there or
+  /// not): it leaves this thread's queue and registry, and `target` owns it from now on,
+  /// published together with its arrival in target's inbox. A blocked `t` stays blocked
+  /// (the caller holds its channels' locks).
   void give_away(tasklet_node* t, scheduler* target, bool bound);
+  /// bind moves `t`, held here, to thread `index` of the runtime (bound there, or placed
+  /// unbound): bind_thread and spawn, on the thread that holds the tasklet.
+  void bind(tasklet_node* t, unsigned index, bool bound);
+  /// closed: the runtime is shutting down and this thread destroyed its tasklets; a tasklet
+  /// that arrives now is destroyed on arrival.
+  bool closed() const noexcept { return closed_; }
+  void close_for_shutdown() noexcept { closed_ = true; }
   /// is_watchdog: `t` waits inside a nested run() of this thread.
   bool is_watchdog(const tasklet_node* t) const noexcept;
   /// live_tasklets: tasklets registered here (main excluded).
@@ -299,6 +320,7 @@ class scheduler {
 
  private:
   void apply(message& m);
+  void arrive(tasklet_node* t, bool runnable);
   void apply_wake(tasklet_node* t, std::exception_ptr error);
   void share_work(unsigned thief);
   void share_load();
@@ -345,6 +367,7 @@ class scheduler {
   std::uint64_t id_end_ = 0;
   select_random random_;
   bool tearing_down_ = false;
+  bool closed_ = false;
 
   runtime_core* runtime_ = nullptr;
   unsigned index_ = 0;

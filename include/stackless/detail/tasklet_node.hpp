@@ -48,17 +48,22 @@ struct tasklet_node {
   // While blocked with several schedulers running: 0 until a partner (or kill) claims the
   // wait; the claim decides which of the tasklet's registrations fires (Go's selectDone).
   std::atomic<std::uint8_t> wait_claim{0};
+  // Written by the owner only (set_place), so that other threads may read a snapshot of it
+  // (tasklet::blocked(), scheduled()) with place_of().
   place where = place::none;
-  // Flags as bits, so that the node stays at 80 bytes: every idle tasklet pays for it.
+  // Flags as bits, so that the node stays at 80 bytes: every idle tasklet pays for it. They
+  // share one byte, so only the owning thread writes them (the ownership rule, design.md).
   bool alive : 1 = false;
   bool is_main : 1 = false;
   bool atomic : 1 = false;
   bool block_trap : 1 = false;
   bool pending_interrupt : 1 = false;
   bool has_frame : 1 = false;
-  bool has_name : 1 = false;    // the name lives in a side table (names are rare)
   bool bound : 1 = false;       // bound to its thread: work stealing leaves it there
   bool has_locals : 1 = false;  // it has tasklet-local values (a side table)
+  // The name lives in a side table (names are rare). Any thread may name a tasklet, so this
+  // flag has a byte of its own, away from the owner's bits.
+  std::atomic<bool> has_name{false};
 
   // Acquire/release: a thread that sees the owner cleared (the tasklet finished) also sees
   // its final state (alive == false).
@@ -67,6 +72,15 @@ struct tasklet_node {
 
   std::coroutine_handle<> frame() const noexcept;
 };
+
+/// set_place moves `t` between chains (owner thread only); place_of reads where it is from
+/// any thread (a snapshot when `t` belongs to another thread).
+STACKLESS_HOT void set_place(tasklet_node* t, place p) noexcept {
+  std::atomic_ref<place>(t->where).store(p, std::memory_order_relaxed);
+}
+inline place place_of(const tasklet_node* t) noexcept {
+  return std::atomic_ref<place>(const_cast<place&>(t->where)).load(std::memory_order_relaxed);
+}
 
 static_assert(sizeof(void*) != 8 || sizeof(tasklet_node) <= 80,
               "every idle tasklet pays for the node: keep it at 80 bytes");
