@@ -194,8 +194,9 @@ void scheduler::finish(tasklet_node* t) noexcept {
                           " tasklet is " + verb(w->waiting) + " without a " +
                           (w->waiting->dir == direction::send ? "receiver" : "sender") +
                           " available.\n" + deadlock_report(nullptr, nullptr);
-    cancel_wait(w);
-    w->bomb = std::make_exception_ptr(deadlock_error(message));
+    if (cancel_wait(w)) {
+      w->bomb = std::make_exception_ptr(deadlock_error(message));
+    }  // else a partner of another thread completed its wait: its wake-up is on the way
   }
   if (w->where == place::none) {
     push_back(w);
@@ -214,9 +215,13 @@ void scheduler::orphaned(tasklet_node* t) noexcept {
 
 void scheduler::deliver_error(std::exception_ptr e) noexcept {
   tasklet_node* w = innermost_watchdog();
-  if (w->where == place::channel) {
-    cancel_wait(w);
-  } else if (w->where == place::runqueue) {
+  if (w->where == place::channel && !cancel_wait(w)) {
+    // A partner of another thread completed its wait: raised when its wake-up arrives (queued
+    // now as well, the watchdog would be in the run queue twice).
+    defer_delivery(w, std::move(e));
+    return;
+  }
+  if (w->where == place::runqueue) {
     unlink(w);
   }
   w->bomb = std::move(e);
@@ -228,8 +233,10 @@ bool scheduler::may_leave_last(tasklet_node* t, bool blocking, const waiter* why
   if (w == t ? !blocking : w->where == place::none) {
     return true;  // the watchdog (maybe t itself) is floating and will be resumed (SCH-8)
   }
-  if (runtime_ != nullptr && runtime_->others_busy(*this)) {
-    return true;  // DL-5: another thread may still wake it; this thread parks meanwhile
+  if (runtime_ != nullptr && (has_messages() || runtime_->others_busy(*this))) {
+    // DL-5: another thread may still wake it, or has already (a wake-up waiting here); this
+    // thread parks meanwhile, or takes its messages in.
+    return true;
   }
   t->bomb = std::make_exception_ptr(deadlock_error(
       "Deadlock: the last runnable tasklet cannot be blocked.\n" + deadlock_report(t, why)));
@@ -538,6 +545,12 @@ void scheduler::drain_inbox() {
 }
 
 void scheduler::defer_delivery(tasklet_node* t, std::exception_ptr e) {
+  for (auto& [waiting, error] : deferred_) {
+    if (waiting == t) {
+      error = std::move(e);  // one entry a tasklet: the latest exception wins, as in its bomb
+      return;
+    }
+  }
   retain(t);
   deferred_.emplace_back(t, std::move(e));
 }
@@ -671,13 +684,13 @@ void scheduler::give_away(tasklet_node* t, scheduler* target, bool bound) {
   unregister(registry_, t);
   t->bound = bound;
   retain(t);  // for the message
-  // A kill waiting here for the tasklet's wake-up goes with it (the wake-up follows it).
+  // A kill waiting here for the tasklet's wake-up goes with it (the wake-up follows it); the
+  // entry's reference goes to that message.
   std::exception_ptr deferred;
   for (auto it = deferred_.begin(); it != deferred_.end(); ++it) {
     if (it->first == t) {
       deferred = std::move(it->second);
       deferred_.erase(it);
-      release(t);
       break;
     }
   }
@@ -688,7 +701,6 @@ void scheduler::give_away(tasklet_node* t, scheduler* target, bool bound) {
                       [&] { t->set_owner(target); });
   runtime_->wake(*target);
   if (deferred) {
-    retain(t);
     target->post({message_kind::deliver, t, std::move(deferred)});
   }
 }

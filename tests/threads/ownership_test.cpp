@@ -56,7 +56,7 @@ tasklet hopper(frame_count, unsigned first) {
 
 TEST(Ownership, A_KillRacesMoves) {
   runtime rt({.threads = 3});
-  for (int round = 0; round < 100; ++round) {
+  for (int round = 0; round < 200; ++round) {
     std::atomic<int> destroyed{0};
     std::vector<tasklet> hoppers;
     for (unsigned i = 0; i < 8; ++i) {
@@ -197,7 +197,14 @@ TEST(Ownership, C_TaskWaitAcrossAMove) {
   }
 }
 
+tasklet busy_yielder(int rounds);
+
 task<int> yielding_task(int yields) {
+  // Younger than the helper that runs this task: work stealing gives the oldest tasklets
+  // first, so the helper itself goes to the idle thread.
+  for (int i = 0; i < 8; ++i) {
+    busy_yielder(yields);
+  }
   for (int i = 0; i < yields; ++i) {
     co_await stackless::schedule();
   }
@@ -214,9 +221,6 @@ tasklet busy_yielder(int rounds) {
 TEST(Ownership, C_TaskWaitWhileStolen) {
   runtime rt({.threads = 2, .work_stealing = true});
   for (int round = 0; round < 20; ++round) {
-    for (int i = 0; i < 8; ++i) {
-      busy_yielder(2000);  // thread 0 is busy: the idle thread steals, maybe the helper
-    }
     EXPECT_EQ(yielding_task(500).wait(), 500) << "round " << round;
     rt.run();
   }
@@ -267,15 +271,24 @@ tasklet short_worker(int yields) {
   }
 }
 
+tasklet busy_worker(int yields) {
+  for (int i = 0; i < yields; ++i) {
+    busy(20);
+    co_await stackless::schedule();
+  }
+}
+
 TEST(Ownership, D_NamesOfAnotherThreadsTasklets) {
   runtime rt({.threads = 2});
   for (int round = 0; round < 20; ++round) {
     std::vector<tasklet> workers;
     for (int i = 0; i < 8; ++i) {
-      workers.push_back(rt.spawn(short_worker(i * 3), 1));
+      workers.push_back(rt.spawn(busy_worker(i * 5), 1));
     }
-    for (int i = 0; i < 8; ++i) {
-      workers[i].set_name("w" + std::to_string(i));  // while thread 1 runs and ends them
+    for (int again = 0; again < 200; ++again) {
+      for (int i = 0; i < 8; ++i) {
+        workers[i].set_name("w" + std::to_string(i));  // while thread 1 runs and ends them
+      }
     }
     rt.run();
     for (int i = 0; i < 8; ++i) {
@@ -329,7 +342,7 @@ TEST(Ownership, E_RemoveAndInsertFromAnotherThread) {
   for (int i = 0; i < 6; ++i) {
     spinners.push_back(rt.spawn(spinner(frame_count(&destroyed), &stop), 1));
   }
-  for (int i = 0; i < 20000; ++i) {
+  for (int i = 0; i < 40000; ++i) {
     tasklet& t = spinners[i % spinners.size()];
     t.remove();  // posted to thread 1, applied in order with the insert
     t.insert();
