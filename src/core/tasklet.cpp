@@ -260,7 +260,11 @@ tasklet_node* held_or_dead(tasklet_node* n, const char* what) {
 // thread that does (THR-2); a tasklet outside any runtime cannot be reached that way.
 void post_request(detail::message_kind kind, tasklet_node* n, std::exception_ptr e,
                   const char* refusal) {
-  if (n->owner()->runtime() == nullptr) {
+  scheduler* home = n->owner();
+  if (home == nullptr) {
+    return;  // it died meanwhile: a request to a dead tasklet is dropped
+  }
+  if (home->runtime() == nullptr) {
     throw runtime_error(refusal);
   }
   detail::retain(n);

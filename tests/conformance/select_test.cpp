@@ -180,11 +180,14 @@ TEST_P(Select, GO7_ASelectNeverPairsWithItself) {
 }
 
 TEST_P(Select, GO2_EmptyChannelHandlesAreNeverReady) {
-  stackless::channel_case<int> nothing = stackless::channel<int>().receive_case();
-  channel<int> absent;
-  absent = channel<int>();
-  auto r =
-      stackless::select(stackless::default_case{}, stackless::channel<int>().receive_case()).wait();
+  // An empty handle is a moved-from one: channel_case has no default constructor.
+  channel<int> source;
+  channel<int> taken = std::move(source);
+  EXPECT_FALSE(static_cast<bool>(source));
+  stackless::channel_case<int> nothing = source.receive_case();
+  auto r = stackless::select(stackless::default_case{}, source.receive_case(),
+                             source.send_case(2))
+               .wait();
   EXPECT_EQ(r.index(), 0u);
   EXPECT_THROW(stackless::select(std::move(nothing)).wait(), stackless::deadlock_error);
 }

@@ -7,9 +7,11 @@
 //  - every value is received at most once;
 //  - shutdown() reports exactly the tasklets still alive (after a run() that finished);
 //  - nothing hangs (ctest's timeout), and the sanitizers stay quiet (asan and tsan presets).
-// Rounds scale with STACKLESS_STRESS_SCALE (the ThreadSanitizer build runs a tenth).
+// Rounds scale with STACKLESS_STRESS_SCALE (the ThreadSanitizer build runs a tenth);
+// STACKLESS_RACE_SEED picks other random choices than the fixed default.
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <string>
@@ -171,7 +173,8 @@ INSTANTIATE_TEST_SUITE_P(Threads, RaceStress, ::testing::Values(2u, 3u, 4u),
 TEST_P(RaceStress, EveryTaskletDestroyedOnceEveryValueAtMostOnce) {
   const unsigned threads = GetParam();
   const long rounds = std::max(3L, scaled(300));
-  std::mt19937 random(20261203 + threads);
+  const char* seed = std::getenv("STACKLESS_RACE_SEED");
+  std::mt19937 random((seed != nullptr ? std::strtoul(seed, nullptr, 10) : 20261203) + threads);
   int raced_shutdowns = 0;
   std::atomic<long> steps{0};
   std::atomic<long> delivered{0};
