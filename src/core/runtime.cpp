@@ -14,7 +14,6 @@
 #include <stackless/detail/channel_core.hpp>
 #include <stackless/detail/scheduler.hpp>
 
-#include "channel_locks.hpp"
 #include "channel_registry.hpp"
 #include "runtime_core.hpp"
 
@@ -326,12 +325,9 @@ bool move_awaiter::await_suspend(std::coroutine_handle<> h) {
 
 }  // namespace detail
 
-using detail::place;
 using detail::runtime_core;
 using detail::scheduler;
 using detail::tasklet_node;
-using detail::wait_status;
-using detail::waiter;
 
 runtime::runtime(runtime_options options) {
   scheduler& s = scheduler::current();
@@ -411,10 +407,11 @@ tasklet_node* checked_move(const tasklet& t, unsigned index, unsigned size, cons
   if (index >= size) {
     throw std::invalid_argument(std::string(what) + ": bad thread " + std::to_string(index));
   }
-  if (n->owner() == nullptr) {
+  scheduler* const home = n->owner();
+  if (home == nullptr) {
     throw runtime_error(std::string(what) + ": the tasklet is dead");
   }
-  if (n->is_main) {
+  if (home->main() == n) {  // not the flag: another thread may be writing its byte
     throw runtime_error(std::string(what) + ": a main tasklet cannot change threads");
   }
   scheduler& s = scheduler::current();

@@ -397,13 +397,16 @@ tasklet_node* scheduler::leave_run(tasklet_node* caller) noexcept {
 // --- teardown ----------------------------------------------------------------------------
 
 void scheduler::destroy(tasklet_node* t) noexcept {
+  tasklet_node* const outer = std::exchange(destroying_, t);
   while (t->where == place::channel && !cancel_wait(t)) {
-    // A partner on another thread claimed it: its wake-up arrives in a moment.
+    // A partner on another thread claimed it: its wake-up arrives in a moment. The messages
+    // taken in meanwhile must not move it away (destroying_).
     while (!has_messages()) {
       std::this_thread::yield();
     }
     drain_inbox();
   }
+  destroying_ = outer;
   if (t->waiting != nullptr && t->wait_claim.load(std::memory_order_acquire) != 0) {
     // A select that a partner of another thread completed, and that has not run since: its
     // other registrations are still queued (it would remove them itself, select_fired). They
@@ -628,7 +631,7 @@ void scheduler::apply(message& m) {
       }
       break;
     case message_kind::bind:
-      if (t->alive && !t->is_main && !is_watchdog(t)) {
+      if (t->alive && !t->is_main && !is_watchdog(t) && t != destroying_) {
         bind(t, m.arg & ~bind_unbound, (m.arg & bind_unbound) == 0);
       }
       break;
@@ -749,7 +752,8 @@ void scheduler::share_work(unsigned thief) {
   // Oldest first: the ones nearest the head have waited longest. Leave half, and never
   // move main, the running tasklet, a watchdog or a bound tasklet.
   auto movable = [this](const tasklet_node* t) {
-    return !t->is_main && !t->bound && t != running_ && !is_watchdog(t) && arrived(t);
+    return !t->is_main && !t->bound && t != running_ && t != destroying_ && !is_watchdog(t) &&
+           arrived(t);
   };
   tasklet_node* const first = head_ != nullptr ? head_->next : nullptr;
   std::size_t count = 0;

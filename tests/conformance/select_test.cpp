@@ -185,8 +185,7 @@ TEST_P(Select, GO2_EmptyChannelHandlesAreNeverReady) {
   channel<int> taken = std::move(source);
   EXPECT_FALSE(static_cast<bool>(source));
   stackless::channel_case<int> nothing = source.receive_case();
-  auto r = stackless::select(stackless::default_case{}, source.receive_case(),
-                             source.send_case(2))
+  auto r = stackless::select(stackless::default_case{}, source.receive_case(), source.send_case(2))
                .wait();
   EXPECT_EQ(r.index(), 0u);
   EXPECT_THROW(stackless::select(std::move(nothing)).wait(), stackless::deadlock_error);

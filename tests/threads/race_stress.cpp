@@ -50,7 +50,7 @@ struct world {
   std::unique_ptr<std::atomic<int>[]> destroyed;  // per worker; the last slot: chaos tasklets
   std::unique_ptr<std::atomic<bool>[]> seen;      // per value
   std::atomic<int> duplicates{0};
-  std::atomic<long>* steps = nullptr;     // worker steps taken, over all rounds
+  std::atomic<long>* steps = nullptr;      // worker steps taken, over all rounds
   std::atomic<long>* delivered = nullptr;  // values received, over all rounds
 };
 
@@ -93,8 +93,8 @@ tasklet worker(frame_count, world* w, int index, std::uint32_t seed) {
         channel<long> a = pick();
         channel<long> b = pick();
         channel<long> c = pick();
-        auto fired = co_await stackless::select(a.receive_case(), b.receive_case(),
-                                                c.send_case(value));
+        auto fired =
+            co_await stackless::select(a.receive_case(), b.receive_case(), c.send_case(value));
         if (fired.index() == 0 && fired.received<0>()) {
           received(w, *fired.received<0>());
         } else if (fired.index() == 1 && fired.received<1>()) {
@@ -205,8 +205,7 @@ TEST_P(RaceStress, EveryTaskletDestroyedOnceEveryValueAtMostOnce) {
         }
       }
       for (unsigned k = 0; k < threads; ++k) {
-        rt.spawn(chaos(frame_count(&w.destroyed[workers_per_round]), &w, w.workers, random()),
-                 k);
+        rt.spawn(chaos(frame_count(&w.destroyed[workers_per_round]), &w, w.workers, random()), k);
       }
       if (race_shutdown) {
         ++raced_shutdowns;
@@ -252,8 +251,8 @@ TEST_P(RaceStress, EveryTaskletDestroyedOnceEveryValueAtMostOnce) {
   }
   // The races happened: the workers did work and moved values (not all blocked at once).
   EXPECT_GT(delivered.load(), rounds * workers_per_round);
-  std::printf("%ld rounds (%d raced shutdowns): %ld worker steps, %ld values received\n",
-              rounds, raced_shutdowns, steps.load(), delivered.load());
+  std::printf("%ld rounds (%d raced shutdowns): %ld worker steps, %ld values received\n", rounds,
+              raced_shutdowns, steps.load(), delivered.load());
 }
 
 }  // namespace

@@ -375,6 +375,7 @@ class scheduler {
   std::atomic<channel_core*> share_requests_{nullptr};  // a stack linked by share_next
   std::atomic<tasklet_node*> wakes_{nullptr};           // a stack linked by tasklet next
   scheduler* migrating_to_ = nullptr;
+  tasklet_node* destroying_ = nullptr;  // destroy() waits for its wake-up: it stays here
   inbox inbox_;
   std::vector<message> batch_;
   std::vector<std::pair<tasklet_node*, std::exception_ptr>> deferred_;
