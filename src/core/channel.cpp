@@ -206,6 +206,11 @@ bool channel_core::shared_closed() const noexcept {
   return closing_ && buffered_ == 0 && claimable(senders_) == 0;
 }
 
+bool channel_core::shared_closing() const noexcept {
+  channel_access access(const_cast<channel_core&>(*this), scheduler::existing());
+  return closing_;
+}
+
 bool channel_core::would_switch(const waiter& w, bool may_block) const noexcept {
   const bool sending = w.dir == direction::send;
   if (!sending && buffered_ > 0) {
@@ -403,6 +408,14 @@ void channel_core::close() noexcept {
       t->owner()->push_back(t);
     }
   }
+}
+
+void channel_core::open() noexcept {
+  std::optional<channel_access> access;
+  if (threads_active()) {
+    access.emplace(*this, scheduler::existing());
+  }
+  closing_ = false;
 }
 
 // --- registry ----------------------------------------------------------------------------

@@ -67,11 +67,11 @@ snapshot_data snapshot() {
     }
     info.balance = c.balance();
     info.closed = c.closed();
+    info.closing = c.closing();  // these three take the channel's lock themselves
     std::optional<detail::channel_access> access;
     if (threads) {
       access.emplace(c, &s);
     }
-    info.closing = c.closing();
     info.buffered = c.buffered();
     for (const detail::waiter* w = c.senders().front(); w != nullptr; w = c.senders().after(w)) {
       info.waiting_senders.push_back(w->tasklet->id);

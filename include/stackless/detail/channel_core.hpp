@@ -237,7 +237,8 @@ class alignas(64) channel_core {
 
   /// close marks the channel closing and wakes blocked receivers (SEMANTICS.md A5).
   void close() noexcept;
-  void open() noexcept { closing_ = false; }
+  /// open undoes close() (CH-10); locked like close() while threads are active.
+  void open() noexcept;
 
   /// balance and closed count only registrations that can still fire (not stale ones).
   int balance() const noexcept {
@@ -247,7 +248,12 @@ class alignas(64) channel_core {
     return static_cast<int>(senders_.size) - static_cast<int>(receivers_.size) +
            static_cast<int>(buffered_);
   }
-  bool closing() const noexcept { return closing_; }
+  bool closing() const noexcept {
+    if (threads_active()) [[unlikely]] {
+      return shared_closing();
+    }
+    return closing_;
+  }
   bool closed() const noexcept {
     if (threads_active()) [[unlikely]] {
       return shared_closed();
@@ -310,6 +316,7 @@ class alignas(64) channel_core {
   void prepare_access_slow(scheduler* s) const noexcept;
   int shared_balance() const noexcept;
   bool shared_closed() const noexcept;
+  bool shared_closing() const noexcept;
   /// wake_claimed makes claimed tasklet `t` runnable on its thread (lock held), raising
   /// `error` in it if given.
   static void wake_claimed(tasklet_node* t, std::exception_ptr error);
