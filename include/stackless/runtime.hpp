@@ -16,10 +16,11 @@
 ///
 /// Across threads (CH-6, THR-2): completing a channel operation with a partner of another
 /// thread makes the partner runnable on its own thread; the caller never switches, and
-/// `preference`/`schedule_all` do not apply. kill(), throw_exception() and insert() of a
-/// tasklet of another thread post the request to its thread and return at once. Reading
-/// the state of another thread's tasklet (alive(), blocked()...) gives a snapshot that may
-/// already be stale.
+/// `preference`/`schedule_all` do not apply. kill(), throw_exception(), insert(), remove(),
+/// bind_thread() and spawn() of a tasklet that another thread holds post the request to
+/// that thread and return at once; the request follows the tasklet if it moves meanwhile.
+/// Reading the state of another thread's tasklet (alive(), blocked()...) gives a snapshot
+/// that may already be stale; its flags and links (atomic(), next()...) are refused.
 
 #include <cstddef>
 #include <memory>
@@ -66,15 +67,17 @@ class runtime {
   unsigned size() const noexcept;
 
   /// spawn(t, k) moves tasklet t to thread k and binds it there (work stealing leaves it);
-  /// spawn(t) places it on the next thread round robin, unbound. t must be a tasklet of the
-  /// calling thread that is not running. Throws std::invalid_argument for a bad k,
-  /// runtime_error for a dead, running or foreign tasklet. Returns t.
+  /// spawn(t) places it on the next thread round robin, unbound. A tasklet of another thread
+  /// (or one on its way to this thread) is moved by its own thread, later: the request is
+  /// posted there (the ownership rule, guide section 11). Throws std::invalid_argument for a
+  /// bad k, runtime_error for a dead or main tasklet, or for the calling thread's running
+  /// tasklet. Returns t.
   const tasklet& spawn(const tasklet& t, unsigned thread_index);
   const tasklet& spawn(const tasklet& t);
 
-  /// bind_thread moves a paused, blocked or runnable (not running) tasklet of the calling
-  /// thread to thread k, keeping its state, and binds it there (TSK-13). A no-op if it is
-  /// already there. Errors as for spawn().
+  /// bind_thread moves a paused, blocked or runnable (not running) tasklet to thread k,
+  /// keeping its state, and binds it there (TSK-13). A no-op if it is already there. Errors
+  /// and requests from another thread as for spawn().
   void bind_thread(const tasklet& t, unsigned thread_index);
 
   /// run runs tasklets on every thread until all of them have finished; the calling

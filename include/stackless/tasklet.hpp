@@ -124,6 +124,10 @@ class tasklet {
   friend bool operator==(const tasklet& a, const tasklet& b) noexcept { return a.node_ == b.node_; }
 
   // --- state (TSK-4) -------------------------------------------------------------------
+  // From another thread (in a runtime): alive, blocked, scheduled, paused, is_main,
+  // is_current, thread_index, id and name answer with a snapshot; atomic, set_atomic,
+  // block_trap, set_block_trap, next and prev throw runtime_error while another thread
+  // holds the tasklet (a dead one reads false / changes nothing), see guide section 11.
   /// alive: started or startable and not yet finished.
   bool alive() const;
   /// blocked: waiting in a channel queue.
@@ -157,22 +161,26 @@ class tasklet {
 
   // --- scheduling ----------------------------------------------------------------------
   /// insert appends a paused tasklet to its run queue; no-op if already scheduled (TSK-6).
-  /// Throws runtime_error for a blocked or dead tasklet.
+  /// Throws runtime_error for a blocked or dead tasklet. Another thread's tasklet: posted
+  /// to its thread (THR-2), ignored there if blocked by then.
   const tasklet& insert() const;
   /// remove takes a scheduled tasklet out of the run queue (it becomes paused); no-op if not
   /// scheduled (TSK-7). Throws runtime_error for a blocked tasklet or the current one.
+  /// Another thread's tasklet: posted to its thread, ignored there if blocked by then.
   const tasklet& remove() const;
   /// run switches to this tasklet now, leaving the caller runnable (TSK-8). Throws
   /// runtime_error for a blocked or dead tasklet.
   [[nodiscard("co_await it, or call .wait() from main")]] detail::switch_awaiter run() const;
-  /// switch_to is run() that also pauses the caller (TSK-9).
+  /// switch_to is run() that also pauses the caller (TSK-9). Throws runtime_error for
+  /// another thread's tasklet.
   [[nodiscard("co_await it, or call .wait() from main")]] detail::switch_awaiter switch_to() const;
 
   // --- exceptions (EXC-3..EXC-6) ---------------------------------------------------------
   /// kill raises tasklet_exit in the tasklet. No-op on a finished tasklet. On the current
   /// tasklet it throws at once. From main it switches to the tasklet and returns when it
   /// has died or yielded; from a tasklet, the victim runs next, or at once if the result
-  /// is co_awaited. With `pending` the victim is only made runnable.
+  /// is co_awaited. With `pending` the victim is only made runnable. Another thread's
+  /// tasklet: posted to its thread, raised when that thread next runs it (THR-2).
   detail::switch_awaiter kill(bool pending = false) const;
   /// throw_exception raises `e` in the tasklet with the switching rules of kill(). Throws
   /// runtime_error for a dead tasklet.
