@@ -24,6 +24,7 @@
 
 #include <stackless/detail/frame_pool.hpp>
 
+#include "frame_count.hpp"
 #include "stress_support.hpp"
 
 namespace {
@@ -31,6 +32,7 @@ namespace {
 using stackless::channel;
 using stackless::runtime;
 using stackless::tasklet;
+using stackless_test::frame_count;
 using stackless_test::scaled;
 
 /// What the chaos throws into workers; they catch it and go on.
@@ -52,22 +54,6 @@ struct world {
   std::atomic<int> duplicates{0};
   std::atomic<long>* steps = nullptr;      // worker steps taken, over all rounds
   std::atomic<long>* delivered = nullptr;  // values received, over all rounds
-};
-
-/// Counts the destruction of the frame that holds it (see ownership_test.cpp).
-class frame_count {
- public:
-  explicit frame_count(std::atomic<int>* count) : count_(count) {}
-  frame_count(frame_count&& other) noexcept : count_(std::exchange(other.count_, nullptr)) {}
-  frame_count& operator=(frame_count&&) = delete;
-  ~frame_count() {
-    if (count_ != nullptr) {
-      count_->fetch_add(1);
-    }
-  }
-
- private:
-  std::atomic<int>* count_;
 };
 
 void received(world* w, long value) {
