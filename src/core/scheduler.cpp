@@ -531,8 +531,8 @@ void scheduler::drain_inbox() {
     tasklet_node* t = in_order;
     in_order = t->next;
     t->next = nullptr;
-    if (t->owner() != this) {
-      t->owner()->post_wake(t);  // it left while its wake-up was on the way here
+    if (scheduler* owner = t->owner(); owner != this) {
+      owner->post_wake(t);  // it left while its wake-up was on the way here
       continue;
     }
     apply_wake(t, nullptr);
