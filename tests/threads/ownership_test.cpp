@@ -435,7 +435,7 @@ tasklet hog(std::atomic<int>* started, std::atomic<bool>* sent) {
   while (!sent->load()) {
     busy(100);  // holds thread 1: the completed selector cannot run ...
   }
-  busy(2000000);  // ... nor until shutdown() has posted its request, a moment later
+  busy(10000000);  // ... nor until shutdown() has posted its request (microseconds later)
   co_await stackless::schedule();
 }
 
