@@ -38,7 +38,7 @@ record() { grep -v '^impl,' >>"$results/runs.csv"; }
 
 for _ in $(seq "$runs"); do
   for program in b1_spawn_idle b2_ping_pong b3_ring b5_select b7_two_cores b8_cross_thread \
-    b9_idle; do
+    b9_idle b11_timers; do
     "$bin/$program" $smoke | record
   done
   build/release/examples/memory_table --csv | record
@@ -54,7 +54,7 @@ if command -v go >/dev/null 2>&1; then
   (cd bench/peers/go && GO111MODULE=off go build -o "../../../$bin/go_peers" peers.go &&
     GO111MODULE=off go build -o "../../../$bin/go_b5_select" b5_select.go)
   for _ in $(seq "$runs"); do
-    for b in b1 b2 b3 b4 b7; do
+    for b in b1 b2 b3 b4 b7 b11; do
       "$bin/go_peers" "$b" $smoke | record
     done
     "$bin/go_b5_select" $smoke | record

@@ -10,6 +10,7 @@
 ///
 /// When the last handle goes, tasklets still blocked on the channel are killed (CH-13).
 
+#include <chrono>
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
@@ -196,6 +197,12 @@ class [[nodiscard("co_await it, or call .wait() from main")]] receive_awaiter
 template <class T>
 class typed_channel_core final : public channel_core {
  public:
+  // Each channel starts a cache line (see channel_core).
+  static void* operator new(std::size_t size) {
+    return ::operator new (size, std::align_val_t{64});
+  }
+  static void operator delete(void* p) noexcept { ::operator delete (p, std::align_val_t{64}); }
+
   explicit typed_channel_core(std::size_t capacity)
       : channel_core(capacity),
         ring_(capacity > 0 ? std::make_unique<std::optional<T>[]>(capacity) : nullptr) {}
@@ -224,6 +231,13 @@ class typed_channel_core final : public channel_core {
 
 template <class T>
 class channel;
+
+namespace detail {
+template <class T>
+class receive_for_awaiter;
+template <class T>
+class send_for_awaiter;
+}  // namespace detail
 
 /// channel_case<T>: one case of a select (see <stackless/select.hpp>): a send of a value, or a
 /// receive, on one channel. Made by channel<T>::send_case() and receive_case(). A case on an
@@ -329,6 +343,20 @@ class channel : public any_channel {
     return {core_, site};
   }
 
+  /// receive_for: receive(), giving up after `timeout`: the value, or std::nullopt when
+  /// none came in time. A select of a receive case and after(timeout) (time.hpp). Throws
+  /// channel_closed on a closed channel, std::invalid_argument for a negative timeout.
+  template <class Rep, class Period>
+  detail::receive_for_awaiter<T> receive_for(
+      std::chrono::duration<Rep, Period> timeout,
+      detail::source_site site = detail::source_site::current()) const;
+  /// send_for: send(), giving up after `timeout`; true if the value was sent. Throws
+  /// channel_closed on a closing channel, std::invalid_argument for a negative timeout.
+  template <class Rep, class Period>
+  detail::send_for_awaiter<T> send_for(
+      T value, std::chrono::duration<Rep, Period> timeout,
+      detail::source_site site = detail::source_site::current()) const;
+
   /// send_sequence sends every element of `values` in order, each with full send semantics,
   /// and returns how many it sent (CH-8).
   template <std::ranges::input_range R>
@@ -386,3 +414,7 @@ class channel : public any_channel {
 };
 
 }  // namespace stackless
+
+// The timed forms above (receive_for, send_for) are selects: defined with the time cases
+// (select.hpp brings time.hpp), here at the end, after everything they use.
+#include <stackless/select.hpp>

@@ -15,6 +15,11 @@ struct wait_info {
   bool sending = false;
   std::string file;  // of the co_await (or wait()) that blocked
   unsigned line = 0;
+  /// Not a channel (channel_id 0): "timer" (sleep, a time case), "readable", "writable",
+  /// "offload" or "signal"; empty for a channel.
+  std::string event;
+  std::int64_t deadline_ns = 0;  // timer: when it fires, on the thread's clock
+  int fd = -1;                   // readable, writable: the descriptor; signal: its number
 };
 
 struct tasklet_info {

@@ -46,6 +46,9 @@ struct runtime_options {
   /// at its next switch) and from then on it is locked. false: every channel is locked from
   /// its first use, which spares those requests when nearly every channel crosses threads.
   bool channel_affinity = true;
+  /// Every thread runs on one virtual clock (time.hpp): it starts at 0 and, when no thread
+  /// can run anything and the earliest wake-up is a timer, jumps to that timer's deadline.
+  bool virtual_time = false;
 };
 
 /// What shutdown() found: tasklets still alive, killed (their destructors ran).
@@ -55,8 +58,9 @@ struct shutdown_report {
 
 class runtime {
  public:
-  /// Starts the threads. Throws runtime_error if another runtime exists, or if the calling
-  /// thread is running a tasklet (create runtimes from main).
+  /// Starts the threads. Throws runtime_error if another runtime exists, if the calling
+  /// thread is running a tasklet (create runtimes from main), or if virtual_time is asked
+  /// while the calling thread has timers armed on another clock.
   explicit runtime(runtime_options options = {});
   /// Calls shutdown() if it was not called.
   ~runtime();

@@ -94,6 +94,12 @@ inline std::size_t select_fired(tasklet_node* t) noexcept {
 template <class C>
 inline constexpr bool is_default_case = std::is_same_v<C, default_case>;
 
+/// carries_value: a channel case (a time case or the default carries nothing).
+template <class C>
+inline constexpr bool carries_value = false;
+template <class T>
+inline constexpr bool carries_value<channel_case<T>> = true;
+
 template <class C>
 struct case_value {};
 template <class T>
@@ -158,8 +164,8 @@ class select_result {
   /// its channel was closed. Throws runtime_error if case I did not fire.
   template <std::size_t I>
   auto& received() {
-    static_assert(!detail::is_default_case<std::tuple_element_t<I, std::tuple<Cases...>>>,
-                  "the default case carries no value");
+    static_assert(detail::carries_value<std::tuple_element_t<I, std::tuple<Cases...>>>,
+                  "only a channel case carries a value");
     if (I != index_) {
       throw runtime_error("select_result: case " + std::to_string(I) + " did not fire (" +
                           std::to_string(index_) + " did)");
@@ -190,7 +196,10 @@ class select_result {
   }
   template <std::size_t I, class C>
   void take_one(C& c) {
-    if constexpr (!std::is_same_v<C, default_case>) {
+    if constexpr (requires { c.on_fired(); }) {
+      c.on_fired();  // a case with something to do once it fired (a signal case)
+    }
+    if constexpr (detail::carries_value<C>) {
       fired_send_ = c.is_send();
       if (!fired_send_) {
         std::get<I>(values_) = std::move(c.received());
@@ -332,3 +341,6 @@ detail::select_span_awaiter<T> select(std::vector<channel_case<T>>& cases,
 }
 
 }  // namespace stackless
+
+// Time cases for select (after, deadline_case), and the timed channel forms.
+#include <stackless/time.hpp>

@@ -10,3 +10,4 @@
 #include <stackless/task.hpp>
 #include <stackless/tasklet.hpp>
 #include <stackless/tasklet_local.hpp>
+#include <stackless/time.hpp>

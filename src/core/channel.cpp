@@ -31,6 +31,9 @@ channel_core::channel_core(std::size_t capacity) : capacity_(checked_capacity(ca
   id_ = channel_registry::instance().add(this);
 }
 
+channel_core::channel_core(std::size_t capacity, unlisted) noexcept
+    : capacity_(static_cast<std::uint32_t>(capacity)) {}
+
 channel_core::~channel_core() {
   const bool shared = threads_active();
   scheduler* const here = scheduler::existing();
@@ -38,7 +41,9 @@ channel_core::~channel_core() {
     // While listed: runtime::shutdown() shares the channels of its thread through the list.
     prepare_access(here);
   }
-  channel_registry::instance().remove(this);
+  if (id_ != 0) {
+    channel_registry::instance().remove(this);
+  }
   // CH-13: tasklets still blocked here can never be woken; kill them (their frames hold
   // their own handles, so this happens only to tasklets that did not hold one). Locked like
   // any operation: the owners of those tasklets may be cancelling them now.
@@ -408,6 +413,36 @@ void channel_core::close() noexcept {
       t->owner()->push_back(t);
     }
   }
+}
+
+bool channel_core::offer(void* value) noexcept {
+  const bool shared = threads_active();
+  std::optional<channel_access> access;
+  if (shared) {
+    access.emplace(*this, scheduler::existing());
+  }
+  while (waiter* w = receivers_.front()) {
+    receivers_.unlink(w);
+    tasklet_node* t = w->tasklet;
+    if (shared && !claim_for(*w)) {
+      w->status = wait_status::dropped;  // its select fired through another case
+      continue;
+    }
+    move_value(w->data, value, false);
+    if (shared) {
+      w->status = wait_status::done;
+      wake_claimed(t, nullptr);
+    } else {
+      end_wait(t, *w, wait_status::done);
+      t->owner()->push_back(t);
+    }
+    return true;
+  }
+  if (buffered_ < capacity_) {
+    buffer_push(value, false);
+    return true;
+  }
+  return false;
 }
 
 void channel_core::open() noexcept {

@@ -4,6 +4,7 @@
 #include <stackless/introspect.hpp>
 
 #include <stackless/detail/channel_core.hpp>
+#include <stackless/detail/reactor.hpp>
 #include <stackless/detail/scheduler.hpp>
 
 #include "channel_registry.hpp"
@@ -38,6 +39,15 @@ tasklet_info describe(const tasklet_node* t, const tasklet_node* running) {
       wi.sending = w->dir == detail::direction::send;
       wi.file = w->site.file != nullptr ? w->site.file : "";
       wi.line = w->site.line;
+      if (w->channel->id() == 0) {  // an event channel (reactor.hpp)
+        const auto* e = static_cast<const detail::event_core*>(w->channel);
+        using kind = detail::event_core::kind;
+        static constexpr const char* names[] = {"timer", "readable", "writable", "offload",
+                                                "signal"};
+        wi.event = names[static_cast<int>(e->what)];
+        wi.deadline_ns = e->what == kind::timer ? e->deadline : 0;
+        wi.fd = e->what == kind::timer || e->what == kind::offload ? -1 : e->fd;
+      }
       info.waits.push_back(std::move(wi));
     }
   }
@@ -101,6 +111,17 @@ std::string snapshot_data::to_text() const {
       out << " atomic";
     }
     for (const wait_info& w : t.waits) {
+      if (w.event == "timer") {
+        out << " sleeping until " << w.deadline_ns << " ns";
+        continue;
+      }
+      if (!w.event.empty()) {
+        out << " waiting for " << w.event;
+        if (w.fd >= 0) {
+          out << (w.event == "signal" ? " " : " on fd ") << w.fd;
+        }
+        continue;
+      }
       out << (w.sending ? " sending on" : " receiving on") << " channel #" << w.channel_id;
       if (!w.channel_name.empty()) {
         out << " '" << w.channel_name << "'";

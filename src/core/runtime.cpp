@@ -23,6 +23,7 @@ namespace detail {
 namespace {
 constexpr int running_state = 0;
 constexpr int idle_state = 1;
+constexpr int polling_state = 2;  // asleep in its reactor, still counted active
 
 std::atomic<bool> runtime_exists{false};
 std::atomic<runtime_core*> the_runtime{nullptr};
@@ -32,11 +33,13 @@ std::uint32_t generations = 0;  // written by the home thread while no runtime e
 runtime_core* active_runtime() noexcept { return the_runtime.load(std::memory_order_acquire); }
 
 runtime_core::runtime_core(unsigned threads, bool work_stealing, bool channel_affinity,
-                           std::uint32_t generation)
+                           bool virtual_time, std::uint32_t generation)
     : left_loops(static_cast<std::ptrdiff_t>(threads) - 1),
       size_(threads),
       schedulers_(std::make_unique<std::atomic<scheduler*>[]>(threads)),
       park_(std::make_unique<std::atomic<int>[]>(threads)),
+      reactors_(std::make_unique<std::atomic<reactor*>[]>(threads)),
+      virtual_(virtual_time),
       active_(1),  // the home thread; the others start parked
       work_stealing_(work_stealing),
       channel_affinity_(channel_affinity),
@@ -44,6 +47,21 @@ runtime_core::runtime_core(unsigned threads, bool work_stealing, bool channel_af
   for (unsigned k = 1; k < threads; ++k) {
     park_[k].store(idle_state, std::memory_order_relaxed);
   }
+}
+
+void runtime_core::join_clock(unsigned index, reactor& r) noexcept {
+  if (virtual_) {
+    r.use_virtual(&clock_);
+  }
+  reactors_[index].store(&r, std::memory_order_release);
+}
+
+void runtime_core::leave_clock(unsigned index, reactor& r) noexcept {
+  reactors_[index].store(nullptr, std::memory_order_release);
+  if (virtual_) {
+    r.use_virtual(nullptr);
+  }
+  r.publish_deadline(no_deadline);
 }
 
 void runtime_core::reactivate(scheduler& s) noexcept {
@@ -65,7 +83,14 @@ void runtime_core::wake(unsigned index) noexcept {
   // Dekker with idle(): the message is stored before the parking word is read here, the word
   // is stored before the inbox is read there; the fences forbid both reading stale values.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (park.load() != idle_state) {
+  const int state = park.load();
+  if (state == polling_state) {
+    if (reactor* r = reactors_[index].load(std::memory_order_acquire)) {
+      r->wake();  // asleep in epoll_wait until its next timer: the eventfd ends it
+    }
+    return;
+  }
+  if (state != idle_state) {
     return;
   }
   // Count it active before it runs, so that the count never reaches zero while a message
@@ -82,7 +107,11 @@ void runtime_core::wake(unsigned index) noexcept {
 bool runtime_core::idle(scheduler& s) {
   const bool home = s.thread_index() == 0;
   std::atomic<int>& park = park_[s.thread_index()];
+  reactor* const events = s.existing_events();
   for (;;) {
+    if (events != nullptr) {
+      events->publish_deadline(no_deadline);  // counted active again: nothing to jump to here
+    }
     // Spin while still counted active: a poster then finds this thread running and only
     // queues its message, which the spin picks up (no counter or futex traffic per message).
     if (spin_for_messages(s)) {
@@ -95,6 +124,29 @@ bool runtime_core::idle(scheduler& s) {
     }
     if (work_stealing_) {
       ask_for_work(s);
+    }
+    if (reactor* r = events; r != nullptr && r->waits()) {
+      if (r->poll() > 0) {
+        reactivate(s);
+        return true;  // a timer fired or an fd became ready: something runs now
+      }
+      if (!virtual_ || r->external_waits()) {
+        // Waiting for time or the world is not idleness: sleep in epoll, still counted
+        // active, until the next deadline or a poster's eventfd write.
+        int expected = running_state;
+        if (park.compare_exchange_strong(expected, polling_state)) {
+          std::atomic_thread_fence(std::memory_order_seq_cst);
+          if (!s.has_messages() && !stopping() && !(home && quiescent_.load())) {
+            r->sleep();
+          }
+          expected = polling_state;
+          park.compare_exchange_strong(expected, running_state);
+        }
+        return true;
+      }
+      // Virtual time, timers only: idle like any thread; the last one to park moves the
+      // clock (check_quiescent).
+      r->publish_deadline(r->next_deadline());
     }
     int expected = running_state;
     if (park.compare_exchange_strong(expected, idle_state)) {
@@ -149,6 +201,28 @@ void runtime_core::check_quiescent() {
   if (active_.load() != 0) {
     return;
   }
+  if (virtual_) {
+    // Nothing runs anywhere: time moves to the earliest deadline, and its threads wake.
+    std::int64_t next = no_deadline;
+    for (unsigned k = 0; k < size_; ++k) {
+      if (reactor* r = reactors_[k].load(std::memory_order_acquire)) {
+        next = std::min(next, r->published_deadline());
+      }
+    }
+    if (next != no_deadline) {
+      if (clock_.now.load(std::memory_order_relaxed) < next) {
+        clock_.now.store(next, std::memory_order_release);
+      }
+      for (unsigned k = 0; k < size_; ++k) {
+        reactor* r = reactors_[k].load(std::memory_order_acquire);
+        if (r != nullptr && r->published_deadline() <= next) {
+          r->publish_deadline(no_deadline);
+          wake(k);
+        }
+      }
+      return;
+    }
+  }
   quiescent_.store(true);
   wake(*get(0));
 }
@@ -160,6 +234,11 @@ bool runtime_core::others_busy(const scheduler& s) const noexcept {
   for (unsigned k = 0; k < size_; ++k) {
     const scheduler* other = get(k);
     if (other != nullptr && other != &s && other->has_messages()) {
+      return true;
+    }
+    // A thread parked on the virtual clock with timers will run again when time moves.
+    const reactor* r = reactors_[k].load(std::memory_order_acquire);
+    if (other != &s && r != nullptr && r->published_deadline() != no_deadline) {
       return true;
     }
   }
@@ -334,6 +413,10 @@ runtime::runtime(runtime_options options) {
   if (!s.main_is_running()) {
     throw runtime_error("a runtime is created by the main tasklet, not inside a tasklet");
   }
+  if (const detail::reactor* r = s.existing_events();
+      r != nullptr && r->armed_timers() > 0 && options.virtual_time != r->is_virtual()) {
+    throw runtime_error("runtime: this thread has timers armed on another clock");
+  }
   if (detail::runtime_exists.exchange(true)) {
     throw runtime_error("another stackless::runtime exists in this process");
   }
@@ -345,7 +428,7 @@ runtime::runtime(runtime_options options) {
   // when they wrap.
   detail::generations = detail::generations + 1 == 0 ? 1 : detail::generations + 1;
   core_ = std::make_unique<runtime_core>(n, options.work_stealing, options.channel_affinity,
-                                         detail::generations);
+                                         options.virtual_time, detail::generations);
   core_->set(0, &s);
   s.join_runtime(core_.get(), 0, core_->generation());
   detail::the_runtime.store(core_.get(), std::memory_order_release);
@@ -421,6 +504,11 @@ tasklet_node* checked_move(const tasklet& t, unsigned index, unsigned size, cons
   if (n == s.running() || s.is_watchdog(n)) {
     throw runtime_error(std::string(what) +
                         ": can't move a running tasklet (use co_await move_to_thread())");
+  }
+  if (index != s.thread_index() && detail::waits_on_event(n)) {
+    throw runtime_error(std::string(what) +
+                        ": the tasklet waits on a timer, an fd or an offloaded call of its "
+                        "thread; move it when it wakes");
   }
   return n;
 }

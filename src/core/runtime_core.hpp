@@ -11,6 +11,13 @@
 // thread that brings it to zero checks every inbox under a mutex; if all are empty, the
 // runtime is quiescent and the home thread (the one that created the runtime) is woken to
 // decide between "all done" and "deadlock".
+//
+// Time and I/O. A thread with timers or fds armed is not idle: it sleeps in epoll_wait
+// until its next deadline, still counted active (its parking word says "polling"), and a
+// poster wakes it through its reactor's eventfd. On a virtual clock a thread with only
+// timers parks like an idle one and publishes its earliest deadline; when the count reaches
+// zero, the check moves the clock to the earliest published deadline and wakes its threads
+// instead of declaring quiescence.
 
 #include <atomic>
 #include <chrono>
@@ -22,14 +29,21 @@
 #include <thread>
 #include <vector>
 
+#include <stackless/detail/reactor.hpp>
 #include <stackless/detail/scheduler.hpp>
 
 namespace stackless::detail {
 
 class runtime_core {
  public:
-  runtime_core(unsigned threads, bool work_stealing, bool channel_affinity,
+  runtime_core(unsigned threads, bool work_stealing, bool channel_affinity, bool virtual_time,
                std::uint32_t generation);
+
+  /// join_clock: thread `index` made (or brought) its reactor: it may be woken in epoll, and
+  /// runs on the runtime's virtual clock if there is one. leave_clock: it leaves the runtime.
+  void join_clock(unsigned index, reactor& r) noexcept;
+  void leave_clock(unsigned index, reactor& r) noexcept;
+  bool on_virtual_time() const noexcept { return virtual_; }
 
   unsigned size() const noexcept { return size_; }
   scheduler& at(unsigned index) const noexcept { return *get(index); }
@@ -93,7 +107,10 @@ class runtime_core {
   }
   unsigned size_;
   std::unique_ptr<std::atomic<scheduler*>[]> schedulers_;
-  std::unique_ptr<std::atomic<int>[]> park_;  // per thread: 0 running, 1 parked
+  std::unique_ptr<std::atomic<int>[]> park_;           // per thread: running, parked or polling
+  std::unique_ptr<std::atomic<reactor*>[]> reactors_;  // per thread, once it has one
+  bool virtual_;
+  virtual_time clock_;
   std::atomic<int> active_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> quiescent_{false};

@@ -17,6 +17,7 @@
 
 #include <stackless/detail/channel_core.hpp>
 #include <stackless/detail/frame_pool.hpp>
+#include <stackless/detail/reactor.hpp>
 
 #include "channel_locks.hpp"
 #include "hooks.hpp"
@@ -119,8 +120,49 @@ scheduler::~scheduler() {
   if (main_.has_name.load(std::memory_order_acquire)) {
     forget_name_of(&main_);
   }
+  delete std::exchange(reactor_, nullptr);
   instance_ = nullptr;
 }
+
+void scheduler::join_runtime(runtime_core* runtime, unsigned index,
+                             std::uint32_t generation) noexcept {
+  if (reactor_ != nullptr && runtime_ != nullptr) {
+    runtime_->leave_clock(index_, *reactor_);
+  }
+  runtime_ = runtime;
+  attention_ = runtime_ != nullptr || reactor_ != nullptr;
+  index_ = index;
+  closed_ = false;
+  affinity_code_ = runtime != nullptr ? make_affinity(generation, index + 1) : owns_nothing;
+  if (reactor_ != nullptr && runtime_ != nullptr) {
+    runtime_->join_clock(index_, *reactor_);
+  }
+}
+
+reactor& scheduler::events() {
+  if (reactor_ == nullptr) [[unlikely]] {
+    reactor_ = new reactor();
+    if (runtime_ != nullptr) {
+      runtime_->join_clock(index_, *reactor_);
+    }
+    attention_ = true;
+  }
+  return *reactor_;
+}
+
+bool waits_on_event(const tasklet_node* t) noexcept {
+  if (place_of(t) != place::channel) {
+    return false;
+  }
+  for (const waiter* w = t->waiting; w != nullptr; w = w->next_case) {
+    if (w->channel->id() == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool scheduler::reactor_waits() const noexcept { return reactor_ != nullptr && reactor_->waits(); }
 
 std::uint64_t scheduler::next_id() noexcept {
   if (id_next_ == id_end_) {
@@ -184,8 +226,8 @@ void scheduler::finish(tasklet_node* t) noexcept {
     deliver_error(std::move(error));
     return;
   }
-  if (head_ != nullptr || tearing_down_) {
-    return;
+  if (head_ != nullptr || tearing_down_ || reactor_waits()) {
+    return;  // with timers or fds armed, drive() waits for them
   }
   tasklet_node* w = innermost_watchdog();
   if (w->where == place::channel) {
@@ -233,6 +275,9 @@ bool scheduler::may_leave_last(tasklet_node* t, bool blocking, const waiter* why
   if (w == t ? !blocking : w->where == place::none) {
     return true;  // the watchdog (maybe t itself) is floating and will be resumed (SCH-8)
   }
+  if (reactor_waits()) {
+    return true;  // a timer or an fd may still wake it: the thread waits for those
+  }
   if (runtime_ != nullptr && (has_messages() || runtime_->others_busy(*this))) {
     // DL-5: another thread may still wake it, or has already (a wake-up waiting here); this
     // thread parks meanwhile, or takes its messages in.
@@ -244,6 +289,9 @@ bool scheduler::may_leave_last(tasklet_node* t, bool blocking, const waiter* why
 }
 
 void scheduler::wake_watchdog() noexcept {
+  if (reactor_waits()) {
+    return;  // run() goes on until the timers and fds are done too
+  }
   tasklet_node* w = innermost_watchdog();
   if (w->where == place::none) {
     push_back(w);
@@ -252,19 +300,28 @@ void scheduler::wake_watchdog() noexcept {
 
 void scheduler::drive() {
   for (;;) {
-    if (runtime_ != nullptr) [[unlikely]] {
-      // Only a runtime's threads get messages; one test keeps the lone scheduler's loop as
-      // short as it was.
-      if (has_messages()) {
-        drain_inbox();
+    if (attention_) [[unlikely]] {
+      // Only a runtime's threads get messages, only a thread with a reactor has timers and
+      // fds: one test keeps the lone scheduler's loop as short as it was.
+      if (runtime_ != nullptr) {
+        if (has_messages()) {
+          drain_inbox();
+        }
+        if ((switches_ & 63) == 0) {
+          share_load();
+        }
       }
-      if ((switches_ & 63) == 0) {
-        share_load();
+      if ((switches_ & 63) == 0 && reactor_waits()) {
+        reactor_->poll();  // a busy thread still serves its timers and fds
       }
     }
     tasklet_node* next = head_;
     if (next == &main_) {
       break;
+    }
+    if (next == nullptr && reactor_waits() && runtime_ == nullptr) [[unlikely]] {
+      reactor_->sleep();  // nothing runnable: until the next timer or fd event
+      continue;
     }
     if (next == nullptr) [[unlikely]] {
       // Alone, unreachable while the invariants hold. In a runtime, main waits for another
@@ -358,8 +415,8 @@ bool scheduler::preempt() noexcept {
 }
 
 bool scheduler::enter_run(tasklet_node* caller, const watchdog_limits& limits) {
-  if (caller->where != place::runqueue || runcount() <= 1) {
-    return false;  // nothing else to run (SCH-9)
+  if (caller->where != place::runqueue || (runcount() <= 1 && !reactor_waits())) {
+    return false;  // nothing else to run (SCH-9), and nothing to wait for
   }
   watchdogs_.push_back(caller);
   if (slot_owner_ == nullptr && (limits.ticks != 0 || limits.duration.count() != 0)) {
@@ -718,6 +775,9 @@ void scheduler::bind(tasklet_node* t, unsigned index, bool bound) {
     give_away(t, &target, bound);
     return;
   }
+  if (waits_on_event(t)) {
+    return;  // its timer or fd belongs to this thread's reactor: it stays (guide, "Time")
+  }
   // Blocked: its channels may be this thread's own, and its partners will now be on two
   // threads, so they become shared.
   std::size_t registrations = 0;
@@ -797,6 +857,28 @@ void describe(std::ostringstream& out, const tasklet_node* t) {
   }
 }
 void describe_wait(std::ostringstream& out, const waiter* w, const char* how) {
+  if (w->channel->id() == 0) {  // an event channel: a timer, an fd, an offloaded call
+    const auto* e = static_cast<const event_core*>(w->channel);
+    out << ' ' << how;
+    switch (e->what) {
+      case event_core::kind::timer:
+        out << " sleeping until " << e->deadline << " ns";
+        break;
+      case event_core::kind::readable:
+        out << " waiting for fd " << e->fd << " to be readable";
+        break;
+      case event_core::kind::writable:
+        out << " waiting for fd " << e->fd << " to be writable";
+        break;
+      case event_core::kind::offload:
+        out << " waiting for an offloaded call";
+        break;
+      case event_core::kind::signal:
+        out << " waiting for signal " << e->fd;
+        break;
+    }
+    return;
+  }
   out << ' ' << how << ' ' << (w->dir == direction::send ? "sending on" : "receiving on")
       << " channel #" << w->channel->id();
   std::string n = w->channel->name();
@@ -935,8 +1017,13 @@ bool schedule_awaiter::await_suspend(std::coroutine_handle<> h) noexcept {
   caller_->resume_point = h;
   if (!remove_) {
     if (s.runcount() <= 1) {
-      // Alone: schedule() returns at once (SCH-6), unless other threads have posted work:
-      // then it suspends so that the drive loop takes it in (it runs again right after).
+      // Alone: schedule() returns at once (SCH-6), unless other threads have posted work or
+      // a timer or fd has woken a tasklet: then it suspends so that the drive loop takes it
+      // in (it runs again right after).
+      if (s.reactor_waits() && s.events().poll() > 0 && s.runcount() > 1) {
+        s.rotate();
+        return true;
+      }
       return s.runtime() != nullptr && s.has_messages();
     }
     // WD-9 (yielding to itself alone, above, is no switch). The process-wide bit first.

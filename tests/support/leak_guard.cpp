@@ -6,6 +6,7 @@
 
 #include <stackless/introspect.hpp>
 #include <stackless/scheduler.hpp>
+#include <stackless/time.hpp>
 
 #include <stackless/detail/frame_pool.hpp>
 
@@ -17,6 +18,9 @@ class leak_guard : public ::testing::EmptyTestEventListener {
     if (snap.tasklets.size() > 1) {
       ADD_FAILURE() << info.name() << " left tasklets behind:\n" << snap.to_text();
       stackless::destroy_all();
+    }
+    if (const std::size_t timers = stackless::pending_timers(); timers != 0) {
+      ADD_FAILURE() << info.name() << " left " << timers << " timers armed";
     }
     const auto frames = stackless::detail::live_frames();
     if (frames != 0) {

@@ -1,5 +1,5 @@
 // Go peers of the stackless benchmarks (BENCHMARKS.md), printing the same CSV:
-//   go run peers.go b1|b2|b3|b4|b7 [--smoke]
+//   go run peers.go b1|b2|b3|b4|b7|b11 [--smoke]
 // B1 spawn-idle, B2 ping-pong, B3 ring, B4 robots, B7 two cores (pairs on GOMAXPROCS 1
 // and 2).
 // B5 is b5_select.go. Goroutines run with GOMAXPROCS=1 unless the benchmark says otherwise.
@@ -12,7 +12,9 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sort"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -154,9 +156,45 @@ func pairs(procs, count, trips int) float64 {
 	return float64(count*trips) / time.Since(start).Seconds()
 }
 
+// b11: n goroutines, each sleeping a random 0-1 s (time.Sleep): CPU time per timer, how
+// late they wake, resident memory per sleeper.
+func b11(n int) {
+	offsets := make([]time.Duration, n)
+	seed := uint64(11)
+	for i := range offsets {
+		seed = seed*6364136223846793005 + 1442695040888963407
+		offsets[i] = time.Duration((seed >> 33) % 1000000001)
+	}
+	late := make([]int64, n)
+	before := residentBytes()
+	var u0 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &u0)
+	start := time.Now()
+	var wg sync.WaitGroup
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			deadline := start.Add(offsets[i])
+			time.Sleep(time.Until(deadline))
+			late[i] = int64(time.Since(deadline))
+			wg.Done()
+		}(i)
+	}
+	sleeping := residentBytes()
+	wg.Wait()
+	var u1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &u1)
+	cpu := float64(u1.Utime.Nano()+u1.Stime.Nano()-u0.Utime.Nano()-u0.Stime.Nano())
+	sort.Slice(late, func(a, b int) bool { return late[a] < late[b] })
+	fmt.Printf("go,B11,%d,cpu_per_timer,%.1f,ns\n", n, cpu/float64(n))
+	fmt.Printf("go,B11,%d,late_p50,%.1f,us\n", n, float64(late[n/2])/1e3)
+	fmt.Printf("go,B11,%d,late_p99,%.1f,us\n", n, float64(late[n*99/100])/1e3)
+	fmt.Printf("go,B11,%d,rss_per_sleeper,%.1f,bytes\n", n, float64(sleeping-before)/float64(n))
+}
+
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: peers b1|b2|b3|b4|b7 [--smoke]")
+		fmt.Fprintln(os.Stderr, "usage: peers b1|b2|b3|b4|b7|b11 [--smoke]")
 		os.Exit(2)
 	}
 	smoke := len(os.Args) > 2 && os.Args[2] == "--smoke"
@@ -198,6 +236,12 @@ func main() {
 		fmt.Printf("go,B7,1,throughput,%.0f,round_trips/s\n", one)
 		fmt.Printf("go,B7,2,throughput,%.0f,round_trips/s\n", two)
 		fmt.Printf("go,B7,2,speedup,%.2f,x\n", two/one)
+	case "b11":
+		if smoke {
+			b11(10000)
+		} else {
+			b11(1000000)
+		}
 	default:
 		fmt.Fprintln(os.Stderr, "unknown benchmark", os.Args[1])
 		os.Exit(2)

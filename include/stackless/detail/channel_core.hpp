@@ -117,9 +117,10 @@ enum class op_result : std::uint8_t {
 
 inline void end_wait(tasklet_node* t, waiter& fired, wait_status status) noexcept;
 
-// Cache-line aligned: channels are allocated one after the other, and two channels used by
-// tasklets of two threads must not share the line their locks and queues live on.
-class alignas(64) channel_core {
+// Not over-aligned itself, so that an event channel can live in a coroutine frame (frames
+// are 16-byte aligned); channel<T>'s cores are allocated on cache lines instead (two channels
+// used by tasklets of two threads must not share the line their locks and queues live on).
+class channel_core {
   // What every operation reads comes first: with the vtable pointer, one cache line (the
   // single-scheduler path touches no other; with threads, affinity_ is on the next).
   waiter_queue senders_;
@@ -140,6 +141,9 @@ class alignas(64) channel_core {
  public:
   /// Throws std::length_error for a capacity above 2^32 - 1.
   explicit channel_core(std::size_t capacity);
+  /// An internal channel (event_core): not in the registry, so it costs no lock to make.
+  struct unlisted {};
+  channel_core(std::size_t capacity, unlisted) noexcept;
   virtual ~channel_core();
   channel_core(const channel_core&) = delete;
   channel_core& operator=(const channel_core&) = delete;
@@ -234,6 +238,11 @@ class alignas(64) channel_core {
   /// drop_stale removes, from the head of the queue for direction `d`, registrations whose
   /// tasklet was already claimed by another channel (lock held).
   void drop_stale(direction d) noexcept;
+
+  /// offer hands `value` (an event_value) to the first receiver that can still take it, or
+  /// to the buffer if nobody waits and there is room: a send from outside any tasklet (the
+  /// reactor feeding an event channel). False if neither; never blocks.
+  bool offer(void* value) noexcept;
 
   /// close marks the channel closing and wakes blocked receivers (SEMANTICS.md A5).
   void close() noexcept;

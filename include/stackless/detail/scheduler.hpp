@@ -30,6 +30,7 @@ namespace stackless::detail {
 struct waiter;
 class channel_core;
 class runtime_core;
+class reactor;
 
 /// A channel's owner while threads are active, with the generation of the runtime (a channel
 /// owned under an earlier runtime is nobody's): see channel_core.
@@ -257,12 +258,7 @@ class scheduler {
   unsigned thread_index() const noexcept { return index_; }
   /// join_runtime makes this the scheduler of thread `index` of `runtime` (null: leaves
   /// it); `generation` numbers the runtimes of the process.
-  void join_runtime(runtime_core* runtime, unsigned index, std::uint32_t generation) noexcept {
-    runtime_ = runtime;
-    index_ = index;
-    closed_ = false;
-    affinity_code_ = runtime != nullptr ? make_affinity(generation, index + 1) : owns_nothing;
-  }
+  void join_runtime(runtime_core* runtime, unsigned index, std::uint32_t generation) noexcept;
   /// affinity_code: the mark of channels this thread owns (owns_nothing outside a runtime).
   std::uint64_t affinity_code() const noexcept { return affinity_code_; }
   /// request_share asks this thread to share channel `c`, which it owns (any thread).
@@ -315,6 +311,15 @@ class scheduler {
   bool is_watchdog(const tasklet_node* t) const noexcept;
   /// live_tasklets: tasklets registered here (main excluded).
   std::size_t live_tasklets() const noexcept;
+  // --- time and I/O (reactor.hpp) --------------------------------------------------------
+  /// events: this thread's reactor, made on first use. Throws std::system_error if the
+  /// kernel refuses its epoll or eventfd descriptor.
+  reactor& events();
+  reactor* existing_events() const noexcept { return reactor_; }
+  /// reactor_waits: a timer is armed, an fd or an offloaded call is waited on: a tasklet may
+  /// still be woken from outside the run queue, so an empty run queue is not the end.
+  bool reactor_waits() const noexcept;
+
   /// A guess of the runnable tasklets, for work stealing (read by other threads).
   std::atomic<std::uint32_t> load_hint{0};
 
@@ -370,6 +375,8 @@ class scheduler {
   bool closed_ = false;
 
   runtime_core* runtime_ = nullptr;
+  reactor* reactor_ = nullptr;
+  bool attention_ = false;  // runtime_ or reactor_: drive() looks at messages and events
   unsigned index_ = 0;
   std::uint64_t affinity_code_ = owns_nothing;
   std::atomic<channel_core*> share_requests_{nullptr};  // a stack linked by share_next
@@ -380,5 +387,9 @@ class scheduler {
   std::vector<message> batch_;
   std::vector<std::pair<tasklet_node*, std::exception_ptr>> deferred_;
 };
+
+/// waits_on_event: `t`, held by the calling thread, is blocked on a timer, an fd or an
+/// offloaded call (an event channel of its thread's reactor): it cannot change threads now.
+bool waits_on_event(const tasklet_node* t) noexcept;
 
 }  // namespace stackless::detail

@@ -1,5 +1,6 @@
 #include <iostream>
 
+#include <stackless/io.hpp>
 #include <stackless/stackless.hpp>
 
 stackless::tasklet doubler(stackless::channel<int> in, stackless::channel<int> out) {
@@ -12,4 +13,7 @@ int main() {
   doubler(in, out);
   in.send(21).wait();
   std::cout << "consumer got " << out.receive().wait() << '\n';
+  stackless::virtual_clock simulated;
+  stackless::sleep_for(std::chrono::hours(1)).wait();
+  std::cout << "an hour later: " << stackless::offload([] { return 42; }).wait() << '\n';
 }
