@@ -50,14 +50,36 @@ for _ in $(seq "$runs"); do
     $([ -n "$smoke" ] && echo "--robots 1000" || true) | record
 done
 
+# B10 echo: each server on loopback under the same load generator, C connections each.
+b10_connections="100 1000 10000"
+b10_seconds=2
+[ -n "$smoke" ] && b10_connections=50 && b10_seconds=0.2
+b10() { # b10 <impl> <server command...>
+  local impl=$1 line port pid c
+  shift
+  for c in $b10_connections; do
+    exec 3< <("$@")
+    pid=$!
+    read -r line <&3
+    port=${line##* }
+    "$bin/b10_load" --impl "$impl" --port "$port" --pid "$pid" --connections "$c" \
+      --seconds "$b10_seconds" | record || echo "note: B10 $impl with $c connections failed"
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    exec 3<&-
+  done
+}
+
 if command -v go >/dev/null 2>&1; then
   (cd bench/peers/go && GO111MODULE=off go build -o "../../../$bin/go_peers" peers.go &&
-    GO111MODULE=off go build -o "../../../$bin/go_b5_select" b5_select.go)
+    GO111MODULE=off go build -o "../../../$bin/go_b5_select" b5_select.go &&
+    GO111MODULE=off go build -o "../../../$bin/go_echo" echo.go)
   for _ in $(seq "$runs"); do
     for b in b1 b2 b3 b4 b7 b11; do
       "$bin/go_peers" "$b" $smoke | record
     done
     "$bin/go_b5_select" $smoke | record
+    b10 go "$bin/go_echo"
   done
 else
   echo "note: Go peers skipped (golang-go is not installed; run as root to install it)"
@@ -67,6 +89,10 @@ for _ in $(seq "$runs"); do
   for b in b1 b2 b3; do
     "$bin/threads_peers" "$b" $smoke | record
   done
+  b10 stackless "$bin/b10_echo_server"
+  if [ -x "$bin/asio_echo" ]; then
+    b10 asio "$bin/asio_echo"
+  fi
 done
 if [ -x "$bin/fiber_peers" ]; then
   for _ in $(seq "$runs"); do
@@ -91,8 +117,8 @@ awk -F, 'NR > 1 { key = $1 "," $2 "," $3 "," $4 "," $6; v[key] = v[key] " " $5 }
   }' "$results/runs.csv" | sort -t, -k2,2 -k3,3n -k4,4 -k1,1 >"$results/medians.csv"
 
 echo
-printf "%-4s %-8s %-15s %11s %11s %7s %11s %7s %11s %7s  %s\n" \
-  bench param metric stackless go go/us fiber fiber/us threads thr/us unit
+printf "%-4s %-8s %-18s %11s %11s %7s %11s %7s %11s %7s %11s %7s  %s\n" \
+  bench param metric stackless go go/us fiber fiber/us threads thr/us asio asio/us unit
 awk -F, '{ val[$1 "," $2 "," $3 "," $4] = $5; unit[$2 "," $3 "," $4] = $6; keys[$2 "," $3 "," $4] = 1 }
   function ratio(ours, peer, metric) {
     if (ours == "" || peer == "" || ours <= 0 || peer <= 0) return "-"
@@ -103,8 +129,8 @@ awk -F, '{ val[$1 "," $2 "," $3 "," $4] = $5; unit[$2 "," $3 "," $4] = $6; keys[
     for (k in keys) {
       split(k, f, ",")
       ours = val["stackless," k]
-      printf "%-4s %-8s %-15s %11s", f[1], f[2], f[3], show(ours)
-      n = split("go boost_fiber threads", peers, " ")
+      printf "%-4s %-8s %-18s %11s", f[1], f[2], f[3], show(ours)
+      n = split("go boost_fiber threads asio", peers, " ")
       for (i = 1; i <= n; i++) {
         peer = val[peers[i] "," k]
         printf " %11s %7s", show(peer), ratio(ours, peer, f[3])

@@ -268,13 +268,14 @@ std::size_t reactor::poll(bool jump) {
 }
 
 void reactor::sleep() {
+  const bool may_jump = virtual_ != nullptr && !shared_clock_;
   if (virtual_ != nullptr && external_ == 0) {
-    poll(true);
+    poll(may_jump);
     return;
   }
   std::int64_t timeout_ns = -1;  // no timer: until an event or a wake-up
-  if (!heap_.empty()) {
-    // Under a virtual clock with fds waited on: look at them, then let time jump.
+  if (!heap_.empty() && !shared_clock_) {
+    // Under its own virtual clock with fds waited on: look at them, then let time jump.
     timeout_ns =
         virtual_ != nullptr ? 0 : std::max<std::int64_t>(heap_.front().deadline - now(), 0);
   }
@@ -282,7 +283,7 @@ void reactor::sleep() {
     timeout_ns = 0;
   }
   take_events(timeout_ns);
-  poll(virtual_ != nullptr);
+  poll(may_jump);
 }
 
 void reactor::wake() noexcept {

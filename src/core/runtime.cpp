@@ -51,7 +51,7 @@ runtime_core::runtime_core(unsigned threads, bool work_stealing, bool channel_af
 
 void runtime_core::join_clock(unsigned index, reactor& r) noexcept {
   if (virtual_) {
-    r.use_virtual(&clock_);
+    r.use_virtual(&clock_, true);
   }
   reactors_[index].store(&r, std::memory_order_release);
 }

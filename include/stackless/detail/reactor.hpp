@@ -119,8 +119,12 @@ class reactor {
   /// now: nanoseconds on this thread's clock (steady_clock, or the virtual clock).
   std::int64_t now() const noexcept;
   bool is_virtual() const noexcept { return virtual_ != nullptr; }
-  /// use_virtual runs this thread on `clock` (null: the real clock again).
-  void use_virtual(virtual_time* clock) noexcept { virtual_ = clock; }
+  /// use_virtual runs this thread on `clock` (null: the real clock again); `shared`: the
+  /// clock of a runtime, which only the runtime moves (never this thread alone).
+  void use_virtual(virtual_time* clock, bool shared = false) noexcept {
+    virtual_ = clock;
+    shared_clock_ = clock != nullptr && shared;
+  }
   virtual_time* virtual_clock() const noexcept { return virtual_; }
 
   // --- timers -----------------------------------------------------------------------------
@@ -158,7 +162,9 @@ class reactor {
   /// Returns how many events it delivered.
   std::size_t poll(bool jump = false);
   /// sleep blocks the thread until the earliest deadline, an fd event, a posted result or a
-  /// wake(), then polls. On a virtual clock it jumps instead (unless fds are waited on).
+  /// wake(), then polls. On its own virtual clock it jumps instead (after a look at the fds,
+  /// if any are waited on); on a runtime's virtual clock it waits for its fds, and time
+  /// stands still meanwhile (the runtime moves it only when no thread can run or wake).
   void sleep();
   /// published_deadline: on a runtime's virtual clock, a thread with only timers parks like
   /// an idle thread and publishes its earliest deadline here for the runtime to jump to.
@@ -188,6 +194,7 @@ class reactor {
   std::size_t take_events(std::int64_t timeout_ns);  // < 0: no limit
 
   virtual_time* virtual_ = nullptr;
+  bool shared_clock_ = false;
   std::vector<entry> heap_;
   std::uint64_t sequence_ = 0;
   int external_ = 0;
