@@ -7,15 +7,21 @@
 
 namespace bench {
 
-inline long resident_bytes() {
+// status_bytes: a "Vm...:" line of /proc/self/status, in bytes.
+inline long status_bytes(const char* field) {
   std::ifstream status("/proc/self/status");
   std::string line;
+  const std::string prefix = std::string(field) + ":";
   while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      return std::atol(line.c_str() + 6) * 1024;
+    if (line.rfind(prefix, 0) == 0) {
+      return std::atol(line.c_str() + prefix.size()) * 1024;
     }
   }
   return 0;
 }
+
+inline long resident_bytes() { return status_bytes("VmRSS"); }
+/// peak_resident_bytes: the most this process has had resident so far (VmHWM).
+inline long peak_resident_bytes() { return status_bytes("VmHWM"); }
 
 }  // namespace bench

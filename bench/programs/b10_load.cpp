@@ -10,10 +10,13 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <stackless/io.hpp>
 #include <stackless/stackless.hpp>
@@ -31,6 +34,25 @@ long resident_of(long pid) {
     }
   }
   return 0;
+}
+
+// cpu_ticks_of: user + system time of process `pid`, in clock ticks (/proc/<pid>/stat).
+long cpu_ticks_of(long pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto after_name = text.rfind(')');  // the name may contain spaces
+  if (after_name == std::string::npos) {
+    return 0;
+  }
+  std::istringstream fields(text.substr(after_name + 2));
+  std::string skip;
+  for (int i = 3; i < 14; ++i) {
+    fields >> skip;  // fields 3..13
+  }
+  long user = 0;
+  long system = 0;
+  fields >> user >> system;
+  return user + system;
 }
 
 }  // namespace
@@ -115,6 +137,7 @@ int main(int argc, char** argv) {
     *flag = true;
   };
   latencies.reserve(4'000'000);
+  const long server_ticks_before = pid > 0 ? cpu_ticks_of(pid) : 0;
   const auto start = clock::now();
   for (auto& stream : streams) {
     if (stream.is_open()) {
@@ -124,6 +147,7 @@ int main(int argc, char** argv) {
   timer(seconds, &stop);
   stackless::run();
   const double elapsed = std::chrono::duration<double>(clock::now() - start).count();
+  const long server_ticks = pid > 0 ? cpu_ticks_of(pid) - server_ticks_before : 0;
   if (failures != 0 || latencies.empty()) {
     std::fprintf(stderr, "b10_load: %ld connections failed\n", failures);
     return 1;
@@ -138,5 +162,10 @@ int main(int argc, char** argv) {
   if (pid > 0) {
     std::printf("%s,B10,%d,rss_per_connection,%.0f,bytes\n", impl.c_str(), connections,
                 static_cast<double>(rss_idle - rss_before) / connections);
+    // The load generator shares the machine with the server and is usually what limits
+    // the throughput: the server's own CPU time per request compares the servers.
+    std::printf("%s,B10,%d,server_cpu_per_request,%.0f,ns\n", impl.c_str(), connections,
+                static_cast<double>(server_ticks) * 1e9 /
+                    static_cast<double>(sysconf(_SC_CLK_TCK)) / static_cast<double>(requests));
   }
 }

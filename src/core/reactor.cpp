@@ -14,8 +14,8 @@
 namespace stackless::detail {
 
 namespace {
-// Heap arity: four children share a cache line of entries (24 bytes each: two lines), and
-// the tree is half as deep as a binary heap's (docs/design.md, "Timers").
+// Heap arity: four children share one or two cache lines of entries (16 bytes each), and
+// the tree is half as deep as a binary heap's (docs/design.md, "Timers"; measured there).
 constexpr std::size_t arity = 4;
 constexpr int events_per_poll = 128;
 
@@ -55,7 +55,7 @@ void reactor::arm(timer& t) {
   t.owner = this;
   t.sequence = sequence_++;
   heap_.push_back({});
-  sift_up(heap_.size() - 1, {t.deadline, t.sequence, &t});
+  sift_up(heap_.size() - 1, {t.deadline, &t});
 }
 
 void reactor::disarm(timer& t) noexcept {

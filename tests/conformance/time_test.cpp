@@ -296,13 +296,15 @@ TEST(Time, KillOfASleeperTakesItsTimer) {
   EXPECT_EQ(clock::now(), clock::time_point(0s)) << "a kill does not wait for the timer";
 }
 
+// Waits for a value on `c` for at most `timeout`.
+tasklet receive_with_timeout(channel<int> c, clock::duration timeout) {
+  (void)co_await stackless::select(c.receive_case(), stackless::after(timeout));
+}
+
 TEST(Time, KillOfASelectWithATimeCaseTakesItsTimer) {
   stackless::virtual_clock vc;
   channel<int> silent;
-  auto body = [](channel<int> c) -> tasklet {
-    (void)co_await stackless::select(c.receive_case(), stackless::after(1h));
-  };
-  tasklet t = body(silent);
+  tasklet t = receive_with_timeout(silent, 1h);
   stackless::schedule().wait();
   EXPECT_EQ(stackless::pending_timers(), 1u);
   t.kill();
@@ -360,10 +362,7 @@ TEST(Time, ChannelBlockedTaskletsDeadlockOnlyAfterTheSleepersFinish) {
 TEST(Time, SnapshotNamesSleepersWithTheirDeadline) {
   stackless::virtual_clock vc;
   channel<int> silent;
-  auto sleeper = [](channel<int> c) -> tasklet {
-    (void)co_await stackless::select(c.receive_case(), stackless::after(1500ms));
-  };
-  tasklet t = sleeper(silent);
+  tasklet t = receive_with_timeout(silent, 1500ms);
   stackless::schedule().wait();
   const stackless::snapshot_data snap = stackless::snapshot();
   const stackless::tasklet_info* info = nullptr;

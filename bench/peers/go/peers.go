@@ -18,7 +18,12 @@ import (
 	"time"
 )
 
-func residentBytes() int64 {
+func residentBytes() int64 { return statusBytes("VmRSS:") }
+
+// peakResidentBytes: the most this process has had resident so far (VmHWM).
+func peakResidentBytes() int64 { return statusBytes("VmHWM:") }
+
+func statusBytes(field string) int64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return 0
@@ -26,7 +31,7 @@ func residentBytes() int64 {
 	defer f.Close()
 	s := bufio.NewScanner(f)
 	for s.Scan() {
-		if strings.HasPrefix(s.Text(), "VmRSS:") {
+		if strings.HasPrefix(s.Text(), field) {
 			fields := strings.Fields(s.Text())
 			kib, _ := strconv.ParseInt(fields[1], 10, 64)
 			return kib * 1024
@@ -180,8 +185,8 @@ func b11(n int) {
 			wg.Done()
 		}(i)
 	}
-	sleeping := residentBytes()
 	wg.Wait()
+	sleeping := peakResidentBytes()
 	var u1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &u1)
 	cpu := float64(u1.Utime.Nano()+u1.Stime.Nano()-u0.Utime.Nano()-u0.Stime.Nano())

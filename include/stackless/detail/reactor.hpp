@@ -176,13 +176,14 @@ class reactor {
   void wake() noexcept;
 
  private:
+  // 16 bytes: four siblings share a cache line or two. The arming order, which breaks ties,
+  // is read from the timer only when two deadlines are equal.
   struct entry {
     std::int64_t deadline;
-    std::uint64_t sequence;
     timer* t;
   };
   static bool before(const entry& a, const entry& b) noexcept {
-    return a.deadline != b.deadline ? a.deadline < b.deadline : a.sequence < b.sequence;
+    return a.deadline != b.deadline ? a.deadline < b.deadline : a.t->sequence < b.t->sequence;
   }
   void place(std::size_t i, const entry& e) noexcept {
     heap_[i] = e;
