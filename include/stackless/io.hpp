@@ -98,6 +98,7 @@ class io_wait {
   io_direction dir_;
   bool registered_ = false;
   reactor* reactor_ = nullptr;
+  tasklet_node* holder_ = nullptr;  // the waiting tasklet, kept on this thread meanwhile
   event_core core_;
   std::optional<event_value> slot_;
   waiter waiter_{direction::receive, source_site{}};
@@ -302,7 +303,9 @@ class [[nodiscard("co_await it, or call .wait() from main")]] offload_awaiter
     scheduler& s = scheduler::current();
     me_ = s.running();
     me_->resume_point = h;
-    reactor_ = &s.events();
+    reactor& events = s.events();
+    me_->hold_in_reactor();  // the result comes back to this thread: the tasklet stays here
+    reactor_ = &events;
     waiter_ = waiter(direction::receive, source_site{}, &slot_);
     waiter_.channel = &state_->core;
     waiter_.tasklet = me_;
@@ -329,6 +332,7 @@ class [[nodiscard("co_await it, or call .wait() from main")]] offload_awaiter
   void finish() noexcept {
     if (reactor_ != nullptr) {
       end_offload(*state_, *std::exchange(reactor_, nullptr));
+      me_->release_from_reactor();
     }
   }
   std::shared_ptr<typed_offload_state<R>> state_;

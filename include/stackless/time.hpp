@@ -106,9 +106,13 @@ class timed_wait {
   /// arm: a receive registration on the event channel, fed by a timer on the calling
   /// thread's reactor, or at once when the deadline has passed.
   waiter* arm(source_site site);
+  /// disarm ends the wait: the timer, if it has not fired, and the hold on the tasklet.
   void disarm() noexcept {
     if (timer_.armed()) {
       timer_.owner->disarm(timer_);
+    }
+    if (holder_ != nullptr) {
+      std::exchange(holder_, nullptr)->release_from_reactor();
     }
   }
 
@@ -116,6 +120,9 @@ class timed_wait {
   std::int64_t deadline_;
   event_core core_;
   timer timer_;
+  // The tasklet kept on the reactor's thread from arm() to disarm(), even after the timer
+  // fired: its event channel belongs to that thread until the awaiter is done with it.
+  tasklet_node* holder_ = nullptr;
   std::optional<event_value> slot_;
   waiter waiter_{direction::receive, source_site{}};
 };

@@ -508,7 +508,7 @@ tasklet_node* checked_move(const tasklet& t, unsigned index, unsigned size, cons
   if (index != s.thread_index() && detail::waits_on_event(n)) {
     throw runtime_error(std::string(what) +
                         ": the tasklet waits on a timer, an fd or an offloaded call of its "
-                        "thread; move it when it wakes");
+                        "thread; move it once it has resumed");
   }
   return n;
 }

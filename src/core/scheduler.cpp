@@ -117,7 +117,7 @@ scheduler::~scheduler() {
   }
   destroy_all();
   locals_destroy(&main_);
-  if (main_.has_name.load(std::memory_order_acquire)) {
+  if (main_.has_name()) {
     forget_name_of(&main_);
   }
   delete std::exchange(reactor_, nullptr);
@@ -151,6 +151,9 @@ reactor& scheduler::events() {
 }
 
 bool waits_on_event(const tasklet_node* t) noexcept {
+  if (t->reactor_holds() != 0) {
+    return true;  // woken or killed, but its awaiter has not yet let go of the reactor
+  }
   if (place_of(t) != place::channel) {
     return false;
   }
@@ -771,12 +774,14 @@ void scheduler::bind(tasklet_node* t, unsigned index, bool bound) {
   if (&target == this) {
     return;
   }
+  if (waits_on_event(t)) {
+    // Its timer, fd or offloaded call belongs to this thread's reactor, which points into its
+    // frame until the awaiter ends: it stays (guide, "Time").
+    return;
+  }
   if (t->where != place::channel) {
     give_away(t, &target, bound);
     return;
-  }
-  if (waits_on_event(t)) {
-    return;  // its timer or fd belongs to this thread's reactor: it stays (guide, "Time")
   }
   // Blocked: its channels may be this thread's own, and its partners will now be on two
   // threads, so they become shared.
@@ -813,7 +818,7 @@ void scheduler::share_work(unsigned thief) {
   // move main, the running tasklet, a watchdog or a bound tasklet.
   auto movable = [this](const tasklet_node* t) {
     return !t->is_main && !t->bound && t != running_ && t != destroying_ && !is_watchdog(t) &&
-           arrived(t);
+           arrived(t) && t->reactor_holds() == 0;
   };
   tasklet_node* const first = head_ != nullptr ? head_->next : nullptr;
   std::size_t count = 0;

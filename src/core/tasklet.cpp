@@ -28,7 +28,7 @@ name_table& names() {
 }  // namespace
 
 std::string name_of(const tasklet_node* t) {
-  if (!t->has_name.load(std::memory_order_acquire)) {
+  if (!t->has_name()) {
     return {};
   }
   name_table& table = names();
@@ -41,7 +41,15 @@ void set_name_of(tasklet_node* t, std::string name) {
   name_table& table = names();
   std::lock_guard lock(table.mutex);
   table.names[t] = std::move(name);
-  t->has_name.store(true, std::memory_order_release);
+  t->mark_named();
+}
+
+void tasklet_node::hold_in_reactor() {
+  if (reactor_holds() == 127) {
+    throw runtime_error(
+        "a tasklet can wait on at most 127 timers, fds and offloaded calls at once");
+  }
+  marks.fetch_add(reactor_hold, std::memory_order_relaxed);
 }
 
 void forget_name_of(const tasklet_node* t) noexcept {
@@ -162,7 +170,7 @@ void release(tasklet_node* node) noexcept {
   if (before == 1) {
     if (!node->is_main) {
       const std::size_t bytes = *static_cast<const std::size_t*>(node->frame().address());
-      if (node->has_name.load(std::memory_order_relaxed)) {
+      if (node->has_name()) {
         forget_name_of(node);
       }
       node->~tasklet_node();

@@ -87,6 +87,9 @@ waiter* timed_wait::arm(source_site site) {
   } else {
     timer_.deadline = deadline_;
     timer_.target = &core_;
+    tasklet_node* holder = scheduler::current().running();
+    holder->hold_in_reactor();  // until disarm(): the timer and the event channel are here
+    holder_ = holder;
     r.arm(timer_);
   }
   return &waiter_;

@@ -92,6 +92,8 @@ bool io_wait::begin(source_site site) {
     }
     throw;
   }
+  holder_ = scheduler::current().running();
+  holder_->hold_in_reactor();  // it stays on this thread until end()
   core_.what = dir_ == io_direction::read ? event_core::kind::readable : event_core::kind::writable;
   core_.fd = d.fd;
   core_.reset();
@@ -116,6 +118,7 @@ void io_wait::end() noexcept {
     slot = nullptr;
   }
   reactor_->count_external(-1);
+  holder_->release_from_reactor();
 }
 
 bool io_wait::ready_now() const noexcept {

@@ -507,6 +507,41 @@ TEST(TimeRuntime, ASleeperCannotBeMovedToAnotherThread) {
   EXPECT_TRUE(unwound);
 }
 
+tasklet select_then_wait(channel<int> c, channel<int> after_select, int* got, unsigned* ran_on) {
+  auto fired = co_await stackless::select(c.receive_case(), stackless::after(1h));
+  *got = fired.index() == 0 ? *fired.received<0>() : -1;
+  co_await after_select.receive();  // blocked on a channel only: free to move
+  *ran_on = stackless::this_thread_index();
+}
+
+// A select woken by its channel case is runnable, but its time case's event channel and
+// timer belong to this thread until it resumes: a move in that window is refused (a move
+// would leave the timer pointing into a frame another thread runs or destroys).
+TEST(TimeRuntime, AWokenSelectStaysOnItsThreadUntilItResumes) {
+  stackless::runtime rt({.threads = 2});
+  channel<int> c;
+  channel<int> after_select;
+  c.set_preference(1);  // the sender goes on after the rendezvous: the receiver waits its turn
+  int got = 0;
+  unsigned ran_on = 99;
+  tasklet t = select_then_wait(c, after_select, &got, &ran_on);
+  stackless::schedule().wait();
+  ASSERT_TRUE(t.blocked());
+  c.send(5).wait();
+  ASSERT_FALSE(t.blocked());  // woken, not yet resumed
+  EXPECT_EQ(got, 0);
+  EXPECT_THROW(rt.bind_thread(t, 1), stackless::runtime_error);
+  EXPECT_EQ(t.thread_index(), 0);
+  stackless::schedule().wait();  // it resumes, lets go of its timer, blocks on a channel
+  EXPECT_EQ(got, 5);
+  ASSERT_TRUE(t.blocked());
+  rt.bind_thread(t, 1);  // now it may go
+  after_select.send(1).wait();
+  rt.run();
+  EXPECT_EQ(ran_on, 1u);
+  EXPECT_FALSE(t.alive());
+}
+
 TEST(TimeRuntime, VirtualTimeNeedsNoArmedRealTimers) {
   auto sleeper = [](bool*) -> tasklet { co_await stackless::sleep_for(1h); };
   bool unused = false;

@@ -10,6 +10,7 @@
 // Rounds scale with STACKLESS_STRESS_SCALE (the ThreadSanitizer build runs a tenth);
 // STACKLESS_RACE_SEED picks other random choices than the fixed default.
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -99,6 +100,15 @@ tasklet worker(frame_count, world* w, int index, std::uint32_t seed) {
         pick().close();
       } else if (r < 84) {
         pick().open();
+      } else if (r < 88) {
+        // A timer on this thread's reactor, raced by kills, binds and shutdown.
+        co_await stackless::sleep_for(std::chrono::microseconds(random() % 50));
+      } else if (r < 92) {
+        auto fired = co_await stackless::select(
+            pick().receive_case(), stackless::after(std::chrono::microseconds(random() % 100)));
+        if (fired.index() == 0 && fired.received<0>()) {
+          received(w, *fired.received<0>());
+        }
       } else {
         co_await stackless::schedule();
       }

@@ -388,8 +388,9 @@ class scheduler {
   std::vector<std::pair<tasklet_node*, std::exception_ptr>> deferred_;
 };
 
-/// waits_on_event: `t`, held by the calling thread, is blocked on a timer, an fd or an
-/// offloaded call (an event channel of its thread's reactor): it cannot change threads now.
+/// waits_on_event: `t`, held by the calling thread, waits on a timer, an fd or an offloaded
+/// call of its thread's reactor (blocked, or woken but not yet past the awaiter): it cannot
+/// change threads now.
 bool waits_on_event(const tasklet_node* t) noexcept;
 
 }  // namespace stackless::detail

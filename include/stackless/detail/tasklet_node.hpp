@@ -61,9 +61,27 @@ struct tasklet_node {
   bool has_frame : 1 = false;
   bool bound : 1 = false;       // bound to its thread: work stealing leaves it there
   bool has_locals : 1 = false;  // it has tasklet-local values (a side table)
-  // The name lives in a side table (names are rare). Any thread may name a tasklet, so this
-  // flag has a byte of its own, away from the owner's bits.
-  std::atomic<bool> has_name{false};
+  // Bit 0: the tasklet has a name, which lives in a side table (names are rare); any thread
+  // may set it, so this byte is apart from the owner's bits and changed atomically. Bits 1-7:
+  // how many things of its current wait its thread's reactor holds (an armed timer, an fd or
+  // an offloaded call waited on), which point into its frame: while there are any, the
+  // tasklet stays on its thread (no stealing, no binding). Only the owner counts them.
+  std::atomic<std::uint8_t> marks{0};
+  static constexpr std::uint8_t named_mark = 1;
+  static constexpr std::uint8_t reactor_hold = 2;
+
+  bool has_name() const noexcept {
+    return (marks.load(std::memory_order_acquire) & named_mark) != 0;
+  }
+  void mark_named() noexcept { marks.fetch_or(named_mark, std::memory_order_release); }
+  /// reactor_holds: what its thread's reactor holds of its wait (see marks).
+  unsigned reactor_holds() const noexcept {
+    return marks.load(std::memory_order_relaxed) / reactor_hold;
+  }
+  /// hold_in_reactor / release_from_reactor count one; owner only. hold throws runtime_error
+  /// past 127 at once (a select with that many time and fd cases).
+  void hold_in_reactor();
+  void release_from_reactor() noexcept { marks.fetch_sub(reactor_hold, std::memory_order_relaxed); }
 
   // Acquire/release: a thread that sees the owner cleared (the tasklet finished) also sees
   // its final state (alive == false).
