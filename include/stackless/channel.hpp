@@ -392,7 +392,7 @@ class channel : public any_channel {
 
   std::size_t capacity() const { return checked().capacity(); }
   /// size: values held in the buffer.
-  std::size_t size() const { return checked().buffered(); }
+  std::size_t size() const { return checked().buffered_now(); }
 
   const channel& set_name(std::string name) const {
     checked().set_name(std::move(name));

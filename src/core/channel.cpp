@@ -211,6 +211,11 @@ bool channel_core::shared_closed() const noexcept {
   return closing_ && buffered_ == 0 && claimable(senders_) == 0;
 }
 
+std::size_t channel_core::shared_buffered() const noexcept {
+  channel_access access(const_cast<channel_core&>(*this), scheduler::existing());
+  return buffered_;
+}
+
 bool channel_core::shared_closing() const noexcept {
   channel_access access(const_cast<channel_core&>(*this), scheduler::existing());
   return closing_;

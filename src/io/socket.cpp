@@ -177,7 +177,10 @@ task<tcp_stream> tcp_stream::connect(std::string host, int port) {
   if (auto a = numeric(host, port)) {
     candidates.push_back(*a);
   } else {
-    candidates = co_await offload([host, port] { return resolve(host, port, false); });
+    // Named: g++ 12 destroys a lambda temporary that captures a string twice when it is an
+    // operand of co_await (docs/guide.md, offload).
+    auto lookup = [host, port] { return resolve(host, port, false); };
+    candidates = co_await offload(std::move(lookup));
   }
   std::exception_ptr last;
   for (const address& a : candidates) {

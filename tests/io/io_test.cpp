@@ -224,6 +224,25 @@ TEST(Io, TcpEchoOverLoopback) {
   EXPECT_EQ(reply, "ping over tcp");
 }
 
+// A name goes through offload(getaddrinfo); "localhost" may resolve to ::1 first, which
+// nobody listens on here, so this also checks that the next address is tried.
+TEST(Io, ConnectByNameResolvesThroughOffload) {
+  tcp_listener l = tcp_listener::bind("127.0.0.1", 0);
+  std::string reply;
+  echo_server(l, 1);
+  auto client = [](int port, std::string* out) -> tasklet {
+    tcp_stream s = co_await tcp_stream::connect("localhost", port);
+    co_await s.write_all(std::string_view("by name"));
+    s.shutdown_write();
+    *out = co_await read_all(s);
+  };
+  client(l.port(), &reply);
+  stackless::run();
+  EXPECT_EQ(reply, "by name");
+  EXPECT_THROW((void)tcp_stream::connect("no-such-host.invalid", l.port()).wait(),
+               std::system_error);
+}
+
 TEST(Io, LargePayloadToASlowReaderIsWrittenInPieces) {
   tcp_listener l = tcp_listener::bind("127.0.0.1", 0);
   std::string payload(8 << 20, '\0');

@@ -275,6 +275,13 @@ class channel_core {
   void set_schedule_all(bool v) noexcept { schedule_all_ = v; }
   std::size_t capacity() const noexcept { return capacity_; }
   std::size_t buffered() const noexcept { return buffered_; }
+  /// buffered_now: buffered() for any thread (takes the channel's access with threads).
+  std::size_t buffered_now() const noexcept {
+    if (threads_active()) [[unlikely]] {
+      return shared_buffered();
+    }
+    return buffered_;
+  }
 
   const waiter_queue& senders() const noexcept { return senders_; }
   const waiter_queue& receivers() const noexcept { return receivers_; }
@@ -325,6 +332,7 @@ class channel_core {
   void prepare_access_slow(scheduler* s) const noexcept;
   int shared_balance() const noexcept;
   bool shared_closed() const noexcept;
+  std::size_t shared_buffered() const noexcept;
   bool shared_closing() const noexcept;
   /// wake_claimed makes claimed tasklet `t` runnable on its thread (lock held), raising
   /// `error` in it if given.

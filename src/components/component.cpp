@@ -1,0 +1,258 @@
+// Components: box registration, links and their checks, and a component's life (activation,
+// its tasklet, children, destruction).
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+
+#include <cxxabi.h>
+
+#include <stackless/component.hpp>
+
+#include <stackless/detail/scheduler.hpp>
+
+#include "registry.hpp"
+
+namespace stackless {
+
+std::string_view to_string(control_message m) noexcept {
+  return m == control_message::shutdown ? "shutdown" : "producer_finished";
+}
+
+namespace detail {
+
+namespace {
+
+// Links change rarely and from any thread; sends read a box's target without this lock.
+std::mutex& link_lock() {
+  static std::mutex lock;
+  return lock;
+}
+
+std::string demangle(const char* name) {
+  int status = 0;
+  std::unique_ptr<char, decltype(&std::free)> readable(
+      abi::__cxa_demangle(name, nullptr, nullptr, &status), &std::free);
+  return status == 0 && readable ? std::string(readable.get()) : std::string(name);
+}
+
+const char* kind_name(box_kind k) { return k == box_kind::inbox ? "inbox" : "outbox"; }
+
+std::string describe(const box_base& b) {
+  return std::string(kind_name(b.kind())) + " '" + b.full_name() + "'";
+}
+
+void erase_source(box_base* target, box_base* source, std::vector<box_base*>& sources) {
+  (void)target;
+  sources.erase(std::remove(sources.begin(), sources.end(), source), sources.end());
+}
+
+}  // namespace
+
+box_base::box_base(component* owner, std::string name, box_kind kind, std::type_index type)
+    : owner_(owner), name_(std::move(name)), kind_(kind), type_(type) {
+  if (owner_ == nullptr) {
+    throw std::invalid_argument("box '" + name_ + "': a box needs its component");
+  }
+  if (name_.empty()) {
+    throw std::invalid_argument("a box of component '" + owner_->name() + "' has no name");
+  }
+  if (owner_->find_box(name_) != nullptr) {
+    throw std::invalid_argument("component '" + owner_->name() + "' already has a box named '" +
+                                name_ + "'");
+  }
+  owner_->boxes_.push_back(this);
+}
+
+box_base::~box_base() {
+  {
+    std::lock_guard lock(link_lock());
+    if (box_base* t = target_.load(std::memory_order_relaxed)) {
+      erase_source(t, this, t->sources_);
+    }
+    for (box_base* s : sources_) {
+      s->target_.store(nullptr, std::memory_order_release);
+    }
+  }
+  auto& boxes = owner_->boxes_;
+  boxes.erase(std::remove(boxes.begin(), boxes.end(), this), boxes.end());
+}
+
+std::string box_base::type_name() const { return demangle(type_.name()); }
+
+std::string box_base::full_name() const { return owner_->name() + '.' + name_; }
+
+void link_boxes(box_base& from, box_base& to) {
+  if (&from == &to) {
+    throw std::invalid_argument("cannot link " + describe(from) + " to itself");
+  }
+  if (from.type() != to.type()) {
+    throw std::invalid_argument("cannot link " + describe(from) + " (" + from.type_name() +
+                                ") to " + describe(to) + " (" + to.type_name() +
+                                "): the message types differ");
+  }
+  if (from.kind() == box_kind::inbox && to.kind() == box_kind::outbox) {
+    throw std::invalid_argument("cannot link " + describe(from) + " to " + describe(to) +
+                                ": an inbox feeds only another inbox (a passthrough)");
+  }
+  std::lock_guard lock(link_lock());
+  if (box_base* existing = from.target_.load(std::memory_order_relaxed)) {
+    throw runtime_error(describe(from) + " already feeds " + describe(*existing) +
+                        "; unlink it first");
+  }
+  for (const box_base* b = &to; b != nullptr; b = b->target_.load(std::memory_order_relaxed)) {
+    if (b == &from) {
+      throw runtime_error("linking " + describe(from) + " to " + describe(to) +
+                          " would make a loop");
+    }
+  }
+  if (from.kind() == box_kind::inbox && from.size() > 0) {
+    throw runtime_error(describe(from) + " holds " + std::to_string(from.size()) +
+                        " messages; link a passthrough before messages arrive");
+  }
+  to.sources_.push_back(&from);
+  from.target_.store(&to, std::memory_order_release);
+}
+
+bool unlink_box(box_base& from) noexcept {
+  std::lock_guard lock(link_lock());
+  box_base* t = from.target_.load(std::memory_order_relaxed);
+  if (t == nullptr) {
+    return false;
+  }
+  erase_source(t, &from, t->sources_);
+  from.target_.store(nullptr, std::memory_order_release);
+  return true;
+}
+
+std::vector<box_base*> sources_of(const box_base& b) {
+  std::lock_guard lock(link_lock());
+  return b.sources_;
+}
+
+box_base* final_inbox(box_base* b) noexcept {
+  // Links never form a loop (link_boxes refuses one), so this ends.
+  for (;;) {
+    box_base* next = b->target();
+    if (next == nullptr) {
+      return b->kind() == box_kind::inbox ? b : nullptr;
+    }
+    b = next;
+  }
+}
+
+}  // namespace detail
+
+component::component(std::string name)
+    : id_(detail::component_registry::instance().add(this)), name_(std::move(name)) {
+  if (name_.empty()) {
+    name_ = "component#" + std::to_string(id_);
+  }
+}
+
+component::~component() {
+  if (tasklet_ && tasklet_.alive()) {
+    detail::tasklet_node* node = tasklet_.node();
+    detail::scheduler* here = detail::scheduler::existing();
+    if (here == nullptr || node->owner() != here || node == here->running()) {
+      std::fprintf(stderr,
+                   "stackless: component '%s' destroyed while its tasklet runs on another "
+                   "thread or is the caller; end it first (shutdown on control, or kill)\n",
+                   name_.c_str());
+      std::terminate();
+    }
+    here->destroy(node);
+  }
+  for (component* child : children_) {
+    child->parent_ = nullptr;
+  }
+  if (parent_ != nullptr) {
+    auto& siblings = parent_->children_;
+    siblings.erase(std::remove(siblings.begin(), siblings.end(), this), siblings.end());
+  }
+  detail::component_registry::instance().remove(this);
+}
+
+detail::box_base* component::find_box(std::string_view name) const noexcept {
+  for (detail::box_base* b : boxes_) {
+    if (b->name() == name) {
+      return b;
+    }
+  }
+  return nullptr;
+}
+
+void component::add_child(component& child) {
+  if (&child == this) {
+    throw runtime_error("component '" + name_ + "' cannot be its own child");
+  }
+  if (child.parent_ != nullptr) {
+    throw runtime_error("component '" + child.name_ + "' already belongs to '" +
+                        child.parent_->name_ + "'");
+  }
+  if (activated_ || child.activated_) {
+    throw runtime_error("add_child('" + child.name_ + "') to '" + name_ +
+                        "': add children before either is activated");
+  }
+  child.parent_ = this;
+  children_.push_back(&child);
+}
+
+tasklet component::activate() {
+  if (activated_) {
+    throw runtime_error("component '" + name_ + "' is already activated");
+  }
+  activated_ = true;
+  if (!children_.empty()) {
+    child_ended_ = channel<component*>(children_.size());
+    child_ended_.set_name(name_ + ".children");
+  }
+  children_running_ = children_.size();
+  for (component* child : children_) {
+    child->activate();
+  }
+  tasklet_ = body(this);
+  tasklet_.set_name(name_);
+  return tasklet_;
+}
+
+tasklet component::body(component* self) {
+  std::exception_ptr error;
+  try {
+    co_await self->run();
+  } catch (...) {
+    error = std::current_exception();  // a kill (tasklet_exit) too: the parent must know
+  }
+  self->finished_.store(true, std::memory_order_release);
+  if (component* parent = self->parent_) {
+    // One place per child in the parent's channel: this never blocks.
+    co_await parent->child_ended_.send(self);
+  }
+  if (error) {
+    std::rethrow_exception(error);
+  }
+}
+
+task<component*> component::next_child_end() {
+  if (children_running_ == 0) {
+    throw runtime_error("component '" + name_ + "': no child left to wait for");
+  }
+  component* child = co_await child_ended_.receive();
+  --children_running_;
+  co_return child;
+}
+
+task<> component::wait_for_children() {
+  while (children_running_ > 0) {
+    co_await next_child_end();
+  }
+}
+
+channel_case<component*> component::child_end_case() const { return child_ended_.receive_case(); }
+
+void component::count_child_end() noexcept { --children_running_; }
+
+}  // namespace stackless
