@@ -1,5 +1,6 @@
-# Runs PROGRAM and fails unless it exits 0 and its standard output equals EXPECTED.
-execute_process(COMMAND ${PROGRAM} OUTPUT_VARIABLE actual ERROR_VARIABLE errors
+# Runs PROGRAM (with the ;-list ARGS, if given) and fails unless it exits 0 and its standard
+# output equals EXPECTED.
+execute_process(COMMAND ${PROGRAM} ${ARGS} OUTPUT_VARIABLE actual ERROR_VARIABLE errors
                 RESULT_VARIABLE status)
 file(READ ${EXPECTED} expected)
 if(NOT status EQUAL 0)
