@@ -9,11 +9,12 @@
 //
 //   pipeline FILE PATTERN     prints the numbered lines of FILE that contain PATTERN
 #include <iostream>
+#include <string>
+#include <system_error>
+
 #include <stackless/pipeline.hpp>
 #include <stackless/scheduler.hpp>
 #include <stackless/standard_components.hpp>
-#include <string>
-#include <system_error>
 
 // A component of our own: numbers the lines it passes on and, when its producer finishes,
 // says how many there were.

@@ -45,8 +45,7 @@ std::string describe(const box_base& b) {
   return std::string(kind_name(b.kind())) + " '" + b.full_name() + "'";
 }
 
-void erase_source(box_base* target, box_base* source, std::vector<box_base*>& sources) {
-  (void)target;
+void erase_source(box_base* source, std::vector<box_base*>& sources) {
   sources.erase(std::remove(sources.begin(), sources.end(), source), sources.end());
 }
 
@@ -71,7 +70,7 @@ box_base::~box_base() {
   {
     std::lock_guard lock(link_lock());
     if (box_base* t = target_.load(std::memory_order_relaxed)) {
-      erase_source(t, this, t->sources_);
+      erase_source(this, t->sources_);
     }
     for (box_base* s : sources_) {
       s->target_.store(nullptr, std::memory_order_release);
@@ -123,7 +122,7 @@ bool unlink_box(box_base& from) noexcept {
   if (t == nullptr) {
     return false;
   }
-  erase_source(t, &from, t->sources_);
+  erase_source(&from, t->sources_);
   from.target_.store(nullptr, std::memory_order_release);
   return true;
 }

@@ -124,8 +124,7 @@ task<> graphline_base::run() {
           std::find(fed_controls_.begin(), fed_controls_.end(), &c) != fed_controls_.end()) {
         continue;
       }
-      channel<control_message> to = c.control.as_channel();
-      co_await to.send(m);
+      co_await send_to(c.control, m);  // follows the child's passthrough, if it has one
     }
   }
   if (!own_signal_fed_) {

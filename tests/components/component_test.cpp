@@ -406,6 +406,19 @@ TEST_P(Components, GraphlinesNest) {
   EXPECT_EQ(sink.values(), (std::vector<int>{100, 101, 102, 103, 104}));
 }
 
+// The graphline copies its control message to a child pipeline's control, a passthrough:
+// it must reach the pipeline's first component, not sit in the passthrough.
+TEST_P(Components, GraphlineControlReachesANestedPipelinesFirstComponent) {
+  transformer<int> first([](int x) { return x; });
+  collector<int> second;
+  stackless::pipeline inner(first, second);
+  stackless::graphline<> g({{"inner", inner}}, {});
+  g.activate();
+  EXPECT_TRUE(stackless::send_to(g.control, control_message::shutdown).wait());
+  stackless::run();
+  EXPECT_TRUE(first.finished() && second.finished() && inner.finished() && g.finished());
+}
+
 TEST_P(Components, GraphlineErrorsNameWhatIsWrong) {
   collector<int> a;
   collector<std::string> b;
@@ -499,6 +512,43 @@ TEST_P(Components, SplitterCopiesToEveryOutput) {
   EXPECT_EQ(a.values(), range(4));
   EXPECT_EQ(b.values(), range(4));
   EXPECT_THROW(split.add_output("late"), stackless::runtime_error);
+}
+
+// The component written in the guide (docs/guide.md, Components), as written there.
+class shouter final : public stackless::component {
+ public:
+  stackless::inbox<std::string> in{this, "inbox"};
+  stackless::outbox<std::string> out{this, "outbox"};
+
+ protected:
+  stackless::task<> run() override {
+    for (;;) {
+      auto fired = co_await stackless::select_in_order(in.receive_case(), control.receive_case());
+      if (fired.index() == 1) {
+        co_await signal.send(*fired.received<1>());
+        co_return;
+      }
+      co_await out.send(*fired.received<0>() + "!");
+    }
+  }
+};
+
+TEST_P(Components, TheGuidesComponentShouts) {
+  std::ostringstream printed;
+  data_source<std::string> words({"hello", "world"});
+  shouter shout;
+  stackless::console_echoer<std::string> console(printed);
+  stackless::pipeline p(words, shout, console);
+  p.activate();
+  stackless::run();
+  EXPECT_EQ(printed.str(), "hello!\nworld!\n");
+  EXPECT_TRUE(p.finished());
+}
+
+TEST_P(Components, StandardComponentsRefuseBadArguments) {
+  EXPECT_THROW(stackless::ticker(0s), std::invalid_argument);
+  EXPECT_THROW(stackless::ticker(-1s), std::invalid_argument);
+  EXPECT_THROW(stackless::file_reader("x", 0), std::invalid_argument);
 }
 
 TEST_P(Components, LineSplitterJoinsChunksIntoLines) {
