@@ -311,7 +311,7 @@ class component {
   component* parent_ = nullptr;
   std::vector<component*> children_;
   std::size_t children_running_ = 0;
-  channel<component*> child_ended_;  // buffered, one place per child: ends never block
+  channel<component*> child_ended_;  // one place per child given before activation
   tasklet tasklet_;
   bool activated_ = false;
   std::atomic<bool> finished_{false};
@@ -360,6 +360,13 @@ class component {
   /// activated with it, and wait_for_children() waits for it. Throws runtime_error if it
   /// already has a parent or either is activated.
   void add_child(component& child);
+  /// start_child adopts `child` while this component runs (from run()) and activates it
+  /// on the calling thread: for children made on demand, such as a server's connections.
+  /// The child counts in children_running() and its end arrives through next_child_end()
+  /// or child_end_case(), which the parent must keep receiving (an ending child waits
+  /// there). Throws runtime_error if this component is not activated, or the child already
+  /// is or has a parent.
+  void start_child(component& child);
   /// wait_for_children waits until every child has finished.
   task<> wait_for_children();
   /// next_child_end waits for one more child to finish and returns it (runtime_error when

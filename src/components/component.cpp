@@ -153,7 +153,9 @@ component::component(std::string name)
 }
 
 component::~component() {
-  if (tasklet_ && tasklet_.alive()) {
+  // A finished component's tasklet may still be alive, ending on its thread: it touches
+  // nothing of the component any more (body()), so only an unfinished one must go.
+  if (tasklet_ && tasklet_.alive() && !finished()) {
     detail::tasklet_node* node = tasklet_.node();
     detail::scheduler* here = detail::scheduler::existing();
     if (here == nullptr || node->owner() != here || node == here->running()) {
@@ -225,14 +227,30 @@ tasklet component::body(component* self) {
   } catch (...) {
     error = std::current_exception();  // a kill (tasklet_exit) too: the parent must know
   }
+  // Nothing of *self is read after finished_ is set: from then on it may be destroyed.
+  component* parent = self->parent_;
   self->finished_.store(true, std::memory_order_release);
-  if (component* parent = self->parent_) {
-    // One place per child in the parent's channel: this never blocks.
+  if (parent != nullptr) {
     co_await parent->child_ended_.send(self);
   }
   if (error) {
     std::rethrow_exception(error);
   }
+}
+
+void component::start_child(component& child) {
+  if (!activated_) {
+    throw runtime_error("start_child('" + child.name_ + "') of '" + name_ +
+                        "': start children from run(), after activate()");
+  }
+  if (&child == this || child.parent_ != nullptr || child.activated_) {
+    throw runtime_error("start_child('" + child.name_ + "') of '" + name_ +
+                        "': the child is already activated or has a parent");
+  }
+  child.parent_ = this;
+  children_.push_back(&child);
+  ++children_running_;
+  child.activate();
 }
 
 task<component*> component::next_child_end() {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <stackless/backplane.hpp>
 #include <stackless/component.hpp>
@@ -574,7 +575,9 @@ TEST_P(Components, ConsoleEchoerPrintsAndPassesOn) {
 }
 
 TEST_P(Components, FileReaderReadsAFileInChunks) {
-  const std::string path = testing::TempDir() + "stackless_file_reader.txt";
+  // One file per test and process: ctest runs the thread variants side by side.
+  const std::string path = testing::TempDir() + "stackless_file_reader_" +
+                           std::to_string(GetParam()) + "_" + std::to_string(::getpid()) + ".txt";
   std::string text;
   for (int i = 0; i < 1000; ++i) {
     text += "line " + std::to_string(i) + "\n";
