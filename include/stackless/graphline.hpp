@@ -89,8 +89,10 @@ class graphline_base : public component {
 
 }  // namespace detail
 
+/// Not final: derive from it to make a reusable composite whose parts are members of a base
+/// constructed first (examples/chat_server.cpp, chat_session).
 template <class In = void, class Out = void>
-class graphline final : public detail::graphline_base {
+class graphline : public detail::graphline_base {
  public:
   graphline(std::initializer_list<named_component> parts, const std::vector<graph_link>& links) {
     wire(parts, links);

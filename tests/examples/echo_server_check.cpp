@@ -9,13 +9,12 @@
 #include <string>
 #include <vector>
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <stackless/io.hpp>
 #include <stackless/stackless.hpp>
+
+#include "server_process.hpp"
 
 namespace {
 
@@ -43,46 +42,21 @@ int main(int argc, char** argv) {
     std::cerr << "usage: echo_server_check <echo_server> <threads> INT|TERM\n";
     return 2;
   }
-  int out[2];
-  if (::pipe(out) != 0) {
-    return 2;
-  }
-  const pid_t child = ::fork();
-  if (child == 0) {
-    ::dup2(out[1], STDOUT_FILENO);
-    ::close(out[0]);
-    ::close(out[1]);
-    ::execl(argv[1], argv[1], "--port", "0", "--threads", argv[2], static_cast<char*>(nullptr));
-    std::perror("exec");
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  FILE* from_server = ::fdopen(out[0], "r");
-  char line[256];
-  int port = 0;
-  if (std::fgets(line, sizeof line, from_server) == nullptr ||
-      std::sscanf(line, "listening on port %d", &port) != 1 || port <= 0) {
+  auto server = stackless_test::start_server({argv[1], "--port", "0", "--threads", argv[2]});
+  if (!server) {
     std::cerr << "FAIL: no port line from the server\n";
-    ::kill(child, SIGKILL);
     return 1;
   }
   constexpr int clients = 16;
   int good = 0;
   for (int i = 0; i < clients; ++i) {
-    client(port, i, &good);
+    client(server->port, i, &good);
   }
   stackless::run();
   std::cout << good << " of " << clients << " clients got every echo\n";
-  const int signal_number = std::strcmp(argv[3], "TERM") == 0 ? SIGTERM : SIGINT;
-  ::kill(child, signal_number);
-  std::string rest;
-  while (std::fgets(line, sizeof line, from_server) != nullptr) {
-    rest += line;
-  }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  std::cout << "server said: " << rest << "server exit: " << (clean ? "clean" : "NOT clean")
-            << '\n';
-  return good == clients && clean && rest.find("bye") != std::string::npos ? 0 : 1;
+  const auto exit =
+      stackless_test::stop_server(*server, std::strcmp(argv[3], "TERM") == 0 ? SIGTERM : SIGINT);
+  std::cout << "server said: " << exit.said
+            << "server exit: " << (exit.clean ? "clean" : "NOT clean") << '\n';
+  return good == clients && exit.clean && exit.said.find("bye") != std::string::npos ? 0 : 1;
 }
