@@ -3,7 +3,8 @@
 # otherwise names what to install and fails.
 set -euo pipefail
 
-packages=(cmake ninja-build g++ clang libclang-rt-dev clang-format libgtest-dev libbenchmark-dev)
+packages=(cmake ninja-build g++ clang libclang-rt-dev clang-format libgtest-dev libbenchmark-dev
+          nlohmann-json3-dev libcpp-httplib-dev libgraphviz-dev graphviz chromium)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -127,9 +127,12 @@ class subscribe_to final : public component {
   explicit subscribe_to(const std::string& name, box_limit limit = {})
       : component("subscribe_to " + name), from_backplane{this, "backplane", limit} {
     plane_ = static_cast<backplane<T>*>(detail::find_backplane(name, typeid(T)));
-    std::lock_guard lock(plane_->mutex_);
-    plane_->subscribers_.push_back(this);
-    ++plane_->version_;
+    {
+      std::lock_guard lock(plane_->mutex_);
+      plane_->subscribers_.push_back(this);
+      ++plane_->version_;
+    }
+    plane_->delivers_to(*this);
   }
   ~subscribe_to() override { leave(); }
 
@@ -164,6 +167,7 @@ class subscribe_to final : public component {
       auto& subs = plane->subscribers_;
       subs.erase(std::remove(subs.begin(), subs.end(), this), subs.end());
       ++plane->version_;
+      plane->stops_delivering_to(*this);
       plane_ = nullptr;
     }
     from_backplane.as_channel().close();  // a delivery on its way is skipped

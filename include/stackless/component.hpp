@@ -59,6 +59,7 @@ struct box_limit {
 };
 
 class component;
+struct snapshot_data;
 template <class T>
 class inbox;
 template <class T>
@@ -93,12 +94,19 @@ class box_base {
   /// lost: messages not delivered: dropped by a full inbox with box_policy::drop, or
   /// discarded by an outbox that led nowhere when they were sent.
   virtual std::uint64_t lost() const noexcept = 0;
+  /// channel_id: an inbox's channel (0 for outboxes).
+  virtual std::uint64_t channel_id() const = 0;
   /// full_name: "component.box", as the channel underneath is named.
   std::string full_name() const;
 
  protected:
   box_base(component* owner, std::string name, box_kind kind, std::type_index type);
   ~box_base();
+  /// attach lists the box in its component (for find_box and introspection) once the
+  /// derived box is complete; detach unlists it before the derived part goes, so that
+  /// introspection on another thread never sees a box half made or half destroyed.
+  void attach();
+  void detach() noexcept;
 
  private:
   friend void link_boxes(box_base& from, box_base& to);
@@ -110,6 +118,7 @@ class box_base {
   box_kind kind_;
   std::type_index type_;
   std::atomic<box_base*> target_{nullptr};
+  bool attached_ = false;           // under the registry lock
   std::vector<box_base*> sources_;  // the boxes that feed this one; under the link lock
 };
 
@@ -126,6 +135,10 @@ std::vector<box_base*> sources_of(const box_base& b);
 /// final_inbox: the inbox at the end of the chain that starts at `b`, or null when the
 /// chain ends in an outbox that feeds nothing.
 box_base* final_inbox(box_base* b) noexcept;
+
+/// describe_components adds every activated component and every link to a snapshot (set as
+/// the core's component describer by the first component made).
+void describe_components(snapshot_data& data);
 
 template <class T>
 class box_send;
@@ -145,6 +158,7 @@ class inbox final : public detail::box_base {
         channel_(limit.messages),
         policy_(limit.policy) {
     channel_.set_name(full_name());
+    attach();
   }
 
   /// receive: the oldest message, waiting until one arrives (Kamaelia's recv).
@@ -167,7 +181,9 @@ class inbox final : public detail::box_base {
   /// channel stays empty: send with send_to(), which follows the passthrough.
   const channel<T>& as_channel() const noexcept { return channel_; }
 
-  ~inbox() = default;
+  std::uint64_t channel_id() const override { return channel_.id(); }
+
+  ~inbox() { detach(); }
 
  private:
   friend class detail::box_send<T>;
@@ -182,7 +198,9 @@ class outbox final : public detail::box_base {
  public:
   using value_type = T;
   outbox(component* owner, std::string name)
-      : box_base(owner, std::move(name), detail::box_kind::outbox, typeid(T)) {}
+      : box_base(owner, std::move(name), detail::box_kind::outbox, typeid(T)) {
+    attach();
+  }
 
   /// send delivers `value` to the inbox this box leads to, now: with box_policy::block it
   /// waits while that inbox is full; with box_policy::drop a full inbox drops it. An outbox
@@ -196,7 +214,9 @@ class outbox final : public detail::box_base {
   std::size_t limit() const noexcept override { return 0; }
   std::uint64_t lost() const noexcept override { return discarded(); }
 
-  ~outbox() = default;
+  std::uint64_t channel_id() const override { return 0; }
+
+  ~outbox() { detach(); }
 
  private:
   friend class detail::box_send<T>;
@@ -310,10 +330,13 @@ class component {
   std::vector<detail::box_base*> boxes_;
   component* parent_ = nullptr;
   std::vector<component*> children_;
+  std::vector<component*> deliveries_;  // a backplane's subscribers, for introspection
+  std::string kind_;                    // kind(), kept at activation for introspection
   std::size_t children_running_ = 0;
   channel<component*> child_ended_;  // one place per child given before activation
   tasklet tasklet_;
-  bool activated_ = false;
+  std::atomic<std::uint64_t> tasklet_id_{0};
+  std::atomic<bool> activated_{false};
   std::atomic<bool> finished_{false};
 
  public:
@@ -332,15 +355,16 @@ class component {
   tasklet activate();
   /// activated / finished: activate() was called / run() has ended (returned, threw or was
   /// killed).
-  bool activated() const noexcept { return activated_; }
+  bool activated() const noexcept { return activated_.load(std::memory_order_acquire); }
   bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
   /// as_tasklet: the component's tasklet (an empty handle before activate()).
   tasklet as_tasklet() const { return tasklet_; }
 
   std::uint64_t id() const noexcept { return id_; }
   const std::string& name() const noexcept { return name_; }
-  /// set_name renames the component (and the channels of its inboxes stay as they were).
-  void set_name(std::string name) { name_ = std::move(name); }
+  /// set_name renames the component (the channels of its inboxes keep their names). Call
+  /// it from the thread that uses the component, before or while it runs.
+  void set_name(std::string name);
   /// kind: what sort of component this is, for introspection ("pipeline", "collector",
   /// ...; "component" unless a subclass says otherwise).
   virtual std::string_view kind() const noexcept { return "component"; }
@@ -373,6 +397,10 @@ class component {
   /// none is left to wait for).
   task<component*> next_child_end();
   std::size_t children_running() const noexcept { return children_running_; }
+  /// delivers_to / stops_delivering_to: for introspection, this component (a backplane)
+  /// delivers to `c` other than through a link.
+  void delivers_to(component& c);
+  void stops_delivering_to(component& c) noexcept;
   /// child_end_case: a select case that fires with the next child to finish; after it
   /// fires, call count_child_end().
   channel_case<component*> child_end_case() const;
@@ -396,6 +424,7 @@ class component {
 
  private:
   friend class detail::box_base;
+  friend void detail::describe_components(snapshot_data& data);
   static tasklet body(component* self);
   void ended() noexcept;
 };

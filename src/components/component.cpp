@@ -11,6 +11,7 @@
 #include <cxxabi.h>
 
 #include <stackless/component.hpp>
+#include <stackless/introspect.hpp>
 
 #include <stackless/detail/scheduler.hpp>
 
@@ -63,7 +64,21 @@ box_base::box_base(component* owner, std::string name, box_kind kind, std::type_
     throw std::invalid_argument("component '" + owner_->name() + "' already has a box named '" +
                                 name_ + "'");
   }
+}
+
+void box_base::attach() {
+  std::lock_guard lock(component_registry::instance().mutex());
   owner_->boxes_.push_back(this);
+  attached_ = true;
+}
+
+void box_base::detach() noexcept {
+  std::lock_guard lock(component_registry::instance().mutex());
+  if (attached_) {
+    auto& boxes = owner_->boxes_;
+    boxes.erase(std::remove(boxes.begin(), boxes.end(), this), boxes.end());
+    attached_ = false;
+  }
 }
 
 box_base::~box_base() {
@@ -76,8 +91,7 @@ box_base::~box_base() {
       s->target_.store(nullptr, std::memory_order_release);
     }
   }
-  auto& boxes = owner_->boxes_;
-  boxes.erase(std::remove(boxes.begin(), boxes.end(), this), boxes.end());
+  detach();  // done by the derived box already, unless its constructor threw
 }
 
 std::string box_base::type_name() const { return demangle(type_.name()); }
@@ -143,10 +157,49 @@ box_base* final_inbox(box_base* b) noexcept {
   }
 }
 
+void describe_components(snapshot_data& data) {
+  component_registry::instance().for_each([&](component& c) {
+    // Under the registry lock: names, kinds, boxes, parents and children hold still. Only
+    // activated components: before that, the object may still be under construction.
+    if (!c.activated()) {
+      return;
+    }
+    component_info info;
+    info.id = c.id_;
+    info.name = c.name_;
+    info.kind = c.kind_;
+    info.parent = c.parent_ != nullptr ? c.parent_->id_ : 0;
+    info.tasklet_id = c.tasklet_id_.load(std::memory_order_acquire);
+    info.state = c.finished() ? "finished" : "active";
+    for (const box_base* b : c.boxes_) {
+      box_info box;
+      box.name = b->name();
+      box.is_inbox = b->kind() == box_kind::inbox;
+      box.type = b->type_name();
+      box.size = b->size();
+      box.limit = b->limit();
+      box.lost = b->lost();
+      box.channel_id = b->channel_id();
+      info.boxes.push_back(std::move(box));
+      // The link lock keeps the target from being unlinked and destroyed meanwhile.
+      std::lock_guard links(link_lock());
+      if (const box_base* t = b->target()) {
+        data.links.push_back({c.id_, b->name(), t->owner().id_, t->name(),
+                              b->kind() == t->kind() ? "passthrough" : "link"});
+      }
+    }
+    for (const component* to : c.deliveries_) {
+      data.links.push_back({c.id_, "outbox", to->id_, "inbox", "backplane"});
+    }
+    data.components.push_back(std::move(info));
+  });
+}
+
 }  // namespace detail
 
 component::component(std::string name)
     : id_(detail::component_registry::instance().add(this)), name_(std::move(name)) {
+  detail::set_component_describer(&detail::describe_components);
   if (name_.empty()) {
     name_ = "component#" + std::to_string(id_);
   }
@@ -167,14 +220,32 @@ component::~component() {
     }
     here->destroy(node);
   }
-  for (component* child : children_) {
-    child->parent_ = nullptr;
-  }
-  if (parent_ != nullptr) {
-    auto& siblings = parent_->children_;
-    siblings.erase(std::remove(siblings.begin(), siblings.end(), this), siblings.end());
+  {
+    std::lock_guard lock(detail::component_registry::instance().mutex());
+    for (component* child : children_) {
+      child->parent_ = nullptr;
+    }
+    if (parent_ != nullptr) {
+      auto& siblings = parent_->children_;
+      siblings.erase(std::remove(siblings.begin(), siblings.end(), this), siblings.end());
+    }
   }
   detail::component_registry::instance().remove(this);
+}
+
+void component::set_name(std::string name) {
+  std::lock_guard lock(detail::component_registry::instance().mutex());
+  name_ = std::move(name);
+}
+
+void component::delivers_to(component& c) {
+  std::lock_guard lock(detail::component_registry::instance().mutex());
+  deliveries_.push_back(&c);
+}
+
+void component::stops_delivering_to(component& c) noexcept {
+  std::lock_guard lock(detail::component_registry::instance().mutex());
+  deliveries_.erase(std::remove(deliveries_.begin(), deliveries_.end(), &c), deliveries_.end());
 }
 
 detail::box_base* component::find_box(std::string_view name) const noexcept {
@@ -198,15 +269,19 @@ void component::add_child(component& child) {
     throw runtime_error("add_child('" + child.name_ + "') to '" + name_ +
                         "': add children before either is activated");
   }
+  std::lock_guard lock(detail::component_registry::instance().mutex());
   child.parent_ = this;
   children_.push_back(&child);
 }
 
 tasklet component::activate() {
-  if (activated_) {
+  if (activated()) {
     throw runtime_error("component '" + name_ + "' is already activated");
   }
-  activated_ = true;
+  {
+    std::lock_guard lock(detail::component_registry::instance().mutex());
+    kind_ = std::string(kind());
+  }
   if (!children_.empty()) {
     child_ended_ = channel<component*>(children_.size());
     child_ended_.set_name(name_ + ".children");
@@ -217,6 +292,8 @@ tasklet component::activate() {
   }
   tasklet_ = body(this);
   tasklet_.set_name(name_);
+  tasklet_id_.store(tasklet_.id(), std::memory_order_release);
+  activated_.store(true, std::memory_order_release);
   return tasklet_;
 }
 
@@ -247,8 +324,11 @@ void component::start_child(component& child) {
     throw runtime_error("start_child('" + child.name_ + "') of '" + name_ +
                         "': the child is already activated or has a parent");
   }
-  child.parent_ = this;
-  children_.push_back(&child);
+  {
+    std::lock_guard lock(detail::component_registry::instance().mutex());
+    child.parent_ = this;
+    children_.push_back(&child);
+  }
   ++children_running_;
   child.activate();
 }

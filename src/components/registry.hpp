@@ -25,6 +25,9 @@ class component_registry {
       fn(*c);
     }
   }
+  /// mutex: held while a component's name, kind, boxes, parent, children or deliveries
+  /// change, and while introspection reads them (from any thread).
+  std::mutex& mutex() noexcept { return mutex_; }
 
  private:
   std::mutex mutex_;

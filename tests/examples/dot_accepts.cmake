@@ -1,0 +1,32 @@
+# Runs PROGRAM, which prints DOT graphs, and checks the last one: it must show the ticker
+# finished and the rest of the pipeline, and graphviz's dot must accept it.
+execute_process(COMMAND ${PROGRAM} OUTPUT_VARIABLE output RESULT_VARIABLE status)
+if(NOT status EQUAL 0)
+  message(FATAL_ERROR "${PROGRAM} exited with ${status}")
+endif()
+string(FIND "${output}" "digraph stackless" last REVERSE)
+if(last EQUAL -1)
+  message(FATAL_ERROR "no graph in:\n${output}")
+endif()
+string(SUBSTRING "${output}" ${last} -1 graph)
+foreach(expected "label=\"ticker\\nticker\\nfinished\"" "label=\"results\\ncollector"
+                 "label=\"work (pipeline)\""
+                 "c1 -> c2 [label=\"outbox -> inbox\"")
+  string(FIND "${graph}" "${expected}" found)
+  if(found EQUAL -1)
+    message(FATAL_ERROR "'${expected}' not in the last graph:\n${graph}")
+  endif()
+endforeach()
+find_program(DOT dot REQUIRED)
+set(file ${CMAKE_CURRENT_BINARY_DIR}/introspect_last.dot)
+file(WRITE ${file} "${graph}")
+execute_process(COMMAND ${DOT} -Tsvg ${file} OUTPUT_VARIABLE svg ERROR_VARIABLE errors
+                RESULT_VARIABLE dot_status)
+file(REMOVE ${file})
+if(NOT dot_status EQUAL 0 OR NOT errors STREQUAL "")
+  message(FATAL_ERROR "dot refused the graph (${dot_status}): ${errors}\n${graph}")
+endif()
+string(FIND "${svg}" "results" drawn)
+if(drawn EQUAL -1)
+  message(FATAL_ERROR "the drawing does not name the collector")
+endif()
