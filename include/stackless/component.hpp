@@ -96,6 +96,9 @@ class box_base {
   virtual std::uint64_t lost() const noexcept = 0;
   /// channel_id: an inbox's channel (0 for outboxes).
   virtual std::uint64_t channel_id() const = 0;
+  /// size_if_readable: size() if this thread can read it without waiting for another
+  /// (introspection); nullopt for an inbox whose channel another thread owns.
+  virtual std::optional<std::size_t> size_if_readable() const noexcept = 0;
   /// full_name: "component.box", as the channel underneath is named.
   std::string full_name() const;
 
@@ -182,6 +185,9 @@ class inbox final : public detail::box_base {
   const channel<T>& as_channel() const noexcept { return channel_; }
 
   std::uint64_t channel_id() const override { return channel_.id(); }
+  std::optional<std::size_t> size_if_readable() const noexcept override {
+    return channel_.core()->buffered_if_readable();
+  }
 
   ~inbox() { detach(); }
 
@@ -215,6 +221,7 @@ class outbox final : public detail::box_base {
   std::uint64_t lost() const noexcept override { return discarded(); }
 
   std::uint64_t channel_id() const override { return 0; }
+  std::optional<std::size_t> size_if_readable() const noexcept override { return 0; }
 
   ~outbox() { detach(); }
 

@@ -55,6 +55,7 @@ struct box_info {
   bool is_inbox = true;
   std::string type;              // the message type, demangled
   std::size_t size = 0;          // messages waiting (inboxes)
+  bool size_known = true;        // false: another thread owns the inbox's channel
   std::size_t limit = 0;         // the inbox's limit
   std::uint64_t lost = 0;        // dropped (full inbox) or discarded (unlinked outbox)
   std::uint64_t channel_id = 0;  // an inbox's channel

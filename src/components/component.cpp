@@ -176,7 +176,10 @@ void describe_components(snapshot_data& data) {
       box.name = b->name();
       box.is_inbox = b->kind() == box_kind::inbox;
       box.type = b->type_name();
-      box.size = b->size();
+      // Never size(): it may wait for another thread while the registry is locked.
+      const std::optional<std::size_t> size = b->size_if_readable();
+      box.size = size.value_or(0);
+      box.size_known = size.has_value();
       box.limit = b->limit();
       box.lost = b->lost();
       box.channel_id = b->channel_id();
@@ -198,11 +201,10 @@ void describe_components(snapshot_data& data) {
 }  // namespace detail
 
 component::component(std::string name)
-    : id_(detail::component_registry::instance().add(this)), name_(std::move(name)) {
+    : id_(detail::component_registry::instance().add(this)),
+      // Set before the boxes are made: their channels are named after it.
+      name_(name.empty() ? "component#" + std::to_string(id_) : std::move(name)) {
   detail::set_component_describer(&detail::describe_components);
-  if (name_.empty()) {
-    name_ = "component#" + std::to_string(id_);
-  }
 }
 
 component::~component() {

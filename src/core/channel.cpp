@@ -211,6 +211,18 @@ bool channel_core::shared_closed() const noexcept {
   return closing_ && buffered_ == 0 && claimable(senders_) == 0;
 }
 
+std::optional<std::size_t> channel_core::buffered_if_readable() const noexcept {
+  if (!threads_active()) {
+    return buffered_;
+  }
+  const int owner = owner_thread();
+  const scheduler* s = scheduler::existing();
+  if (owner >= 0 && (s == nullptr || static_cast<unsigned>(owner) != s->thread_index())) {
+    return std::nullopt;  // only its owner may read it; asking it to share could wait
+  }
+  return shared_buffered();
+}
+
 std::size_t channel_core::shared_buffered() const noexcept {
   channel_access access(const_cast<channel_core&>(*this), scheduler::existing());
   return buffered_;

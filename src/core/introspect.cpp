@@ -189,7 +189,7 @@ std::string snapshot_data::to_text() const {
     for (const box_info& b : c.boxes) {
       out << "\n    " << (b.is_inbox ? "inbox " : "outbox ") << b.name << " <" << b.type << '>';
       if (b.is_inbox) {
-        out << ' ' << b.size << '/' << b.limit;
+        out << ' ' << (b.size_known ? std::to_string(b.size) : "?") << '/' << b.limit;
       }
       if (b.lost > 0) {
         out << " lost " << b.lost;
@@ -249,6 +249,7 @@ std::string snapshot_data::to_json() const {
                        {"is_inbox", b.is_inbox},
                        {"type", b.type},
                        {"size", b.size},
+                       {"size_known", b.size_known},
                        {"limit", b.limit},
                        {"lost", b.lost},
                        {"channel_id", b.channel_id}});
@@ -308,6 +309,7 @@ std::string snapshot_data::to_dot() const {
   std::ostringstream out;
   out << "digraph stackless {\n"
          "  rankdir=LR;\n"
+         "  graph [fontname=\"Helvetica\", fontsize=11];\n"
          "  node [fontname=\"Helvetica\", fontsize=10];\n"
          "  edge [fontname=\"Helvetica\", fontsize=9];\n";
   std::map<std::uint64_t, const component_info*> by_id;

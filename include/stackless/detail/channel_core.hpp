@@ -275,6 +275,10 @@ class channel_core {
   void set_schedule_all(bool v) noexcept { schedule_all_ = v; }
   std::size_t capacity() const noexcept { return capacity_; }
   std::size_t buffered() const noexcept { return buffered_; }
+  /// buffered_if_readable: buffered() if the calling thread may read it at once: no
+  /// runtime, its own channel or a shared one; nullopt for another thread's own channel
+  /// (for introspection, which must never wait for another thread).
+  std::optional<std::size_t> buffered_if_readable() const noexcept;
   /// buffered_now: buffered() for any thread (takes the channel's access with threads).
   std::size_t buffered_now() const noexcept {
     if (threads_active()) [[unlikely]] {
