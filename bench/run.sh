@@ -38,7 +38,7 @@ record() { grep -v '^impl,' >>"$results/runs.csv"; }
 
 for _ in $(seq "$runs"); do
   for program in b1_spawn_idle b2_ping_pong b3_ring b5_select b7_two_cores b8_cross_thread \
-    b9_idle b11_timers; do
+    b9_idle b11_timers b16_b17_components; do
     "$bin/$program" $smoke | record
   done
   build/release/examples/memory_table --csv | record
@@ -73,12 +73,14 @@ b10() { # b10 <impl> <server command...>
 if command -v go >/dev/null 2>&1; then
   (cd bench/peers/go && GO111MODULE=off go build -o "../../../$bin/go_peers" peers.go &&
     GO111MODULE=off go build -o "../../../$bin/go_b5_select" b5_select.go &&
-    GO111MODULE=off go build -o "../../../$bin/go_echo" echo.go)
+    GO111MODULE=off go build -o "../../../$bin/go_echo" echo.go &&
+    GO111MODULE=off go build -o "../../../$bin/go_components" components.go)
   for _ in $(seq "$runs"); do
     for b in b1 b2 b3 b4 b7 b11; do
       "$bin/go_peers" "$b" $smoke | record
     done
     "$bin/go_b5_select" $smoke | record
+    "$bin/go_components" $smoke | record
     b10 go "$bin/go_echo"
   done
 else
@@ -117,8 +119,9 @@ awk -F, 'NR > 1 { key = $1 "," $2 "," $3 "," $4 "," $6; v[key] = v[key] " " $5 }
   }' "$results/runs.csv" | sort -t, -k2,2 -k3,3n -k4,4 -k1,1 >"$results/medians.csv"
 
 echo
-printf "%-4s %-8s %-18s %11s %11s %7s %11s %7s %11s %7s %11s %7s  %s\n" \
-  bench param metric stackless go go/us fiber fiber/us threads thr/us asio asio/us unit
+printf "%-4s %-8s %-18s %11s %11s %7s %11s %7s %11s %7s %11s %7s %11s %7s  %s\n" \
+  bench param metric stackless go go/us fiber fiber/us threads thr/us asio asio/us \
+  floor floor/us unit
 awk -F, '{ val[$1 "," $2 "," $3 "," $4] = $5; unit[$2 "," $3 "," $4] = $6; keys[$2 "," $3 "," $4] = 1 }
   function ratio(ours, peer, metric) {
     if (ours == "" || peer == "" || ours <= 0 || peer <= 0) return "-"
@@ -130,7 +133,8 @@ awk -F, '{ val[$1 "," $2 "," $3 "," $4] = $5; unit[$2 "," $3 "," $4] = $6; keys[
       split(k, f, ",")
       ours = val["stackless," k]
       printf "%-4s %-8s %-18s %11s", f[1], f[2], f[3], show(ours)
-      n = split("go boost_fiber threads asio", peers, " ")
+      # floor: the same work on bare channels ("channels"), for B16 and B17 components
+      n = split("go boost_fiber threads asio channels", peers, " ")
       for (i = 1; i <= n; i++) {
         peer = val[peers[i] "," k]
         printf " %11s %7s", show(peer), ratio(ours, peer, f[3])

@@ -15,6 +15,7 @@
 /// the runtime has stopped.
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -83,21 +84,21 @@ class backplane final : public component {
     channel<control_message> control;
   };
   void refresh_routes() {
-    std::lock_guard lock(mutex_);
-    if (routes_version_ == version_) {
-      return;
+    if (version_.load(std::memory_order_acquire) == routes_version_) {
+      return;  // the usual case: no lock per message
     }
+    std::lock_guard lock(mutex_);
     routes_.clear();
     for (subscribe_to<T>* s : subscribers_) {
       routes_.push_back({s->from_backplane.as_channel(), s->control.as_channel()});
     }
-    routes_version_ = version_;
+    routes_version_ = version_.load(std::memory_order_relaxed);
   }
 
   mutable std::mutex mutex_;  // subscribers come and go from any thread
   std::vector<subscribe_to<T>*> subscribers_;
-  std::uint64_t version_ = 0;  // changes with subscribers_
-  std::vector<route> routes_;  // run() only
+  std::atomic<std::uint64_t> version_{0};  // changes with subscribers_ (under mutex_)
+  std::vector<route> routes_;              // run() only
   std::uint64_t routes_version_ = ~std::uint64_t{0};
 };
 
@@ -130,7 +131,7 @@ class subscribe_to final : public component {
     {
       std::lock_guard lock(plane_->mutex_);
       plane_->subscribers_.push_back(this);
-      ++plane_->version_;
+      plane_->version_.fetch_add(1, std::memory_order_release);
     }
     plane_->delivers_to(*this);
   }
@@ -148,6 +149,11 @@ class subscribe_to final : public component {
       ~leave_on_exit() { self->leave(); }
     } guard{this};  // killed or ended: the backplane stops delivering here
     for (;;) {
+      if (control.size() == 0 && from_backplane.size() > 0) {
+        T message = co_await from_backplane.receive();  // no select while data flows
+        co_await out.send(std::move(message));
+        continue;
+      }
       auto fired = co_await select_in_order(from_backplane.receive_case(), control.receive_case());
       if (fired.index() == 0) {
         co_await out.send(std::move(*fired.template received<0>()));
@@ -166,7 +172,7 @@ class subscribe_to final : public component {
       std::lock_guard lock(plane->mutex_);
       auto& subs = plane->subscribers_;
       subs.erase(std::remove(subs.begin(), subs.end(), this), subs.end());
-      ++plane->version_;
+      plane->version_.fetch_add(1, std::memory_order_release);
       plane->stops_delivering_to(*this);
       plane_ = nullptr;
     }

@@ -49,7 +49,9 @@ namespace {
 
 using detail::debug_state;
 
-// Graphviz keeps global state: one layout at a time in the process.
+// Graphviz keeps global state: one layout at a time in the process, in one context that
+// lives as long as the process. (A context per drawing is not safe in Graphviz 2.42: its
+// pango plugin keeps font names that the freed context owned; AddressSanitizer found it.)
 std::mutex& graphviz_lock() {
   static std::mutex lock;
   return lock;
@@ -57,10 +59,9 @@ std::mutex& graphviz_lock() {
 
 std::string dot_to_svg(const std::string& dot) {
   std::lock_guard lock(graphviz_lock());
-  GVC_t* context = gvContext();
+  static GVC_t* const context = gvContext();  // never freed, on purpose (above)
   Agraph_t* graph = agmemread(dot.c_str());
   if (graph == nullptr) {
-    gvFreeContext(context);
     throw runtime_error("graphviz could not read the snapshot's DOT");
   }
   gvLayout(context, graph, "dot");
@@ -71,7 +72,6 @@ std::string dot_to_svg(const std::string& dot) {
   gvFreeRenderData(data);
   gvFreeLayout(context, graph);
   agclose(graph);
-  gvFreeContext(context);
   return svg;
 }
 
