@@ -146,6 +146,13 @@ void describe_components(snapshot_data& data);
 template <class T>
 class box_send;
 
+/// The argument of a component's tasklet: its type selects that tasklet's promise, which
+/// raises a kill delivered before the tasklet ever ran inside it (component.cpp), so that a
+/// component killed at once still ends properly and its parent hears of it.
+struct component_start {
+  component* self;
+};
+
 }  // namespace detail
 
 /// inbox<T>: where a component receives messages of type T, in the order they arrived
@@ -432,7 +439,7 @@ class component {
  private:
   friend class detail::box_base;
   friend void detail::describe_components(snapshot_data& data);
-  static tasklet body(component* self);
+  static tasklet body(detail::component_start start);
   void ended() noexcept;
 };
 

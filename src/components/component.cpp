@@ -17,6 +17,35 @@
 
 #include "registry.hpp"
 
+namespace stackless::detail {
+
+// The promise of a component's tasklet: a tasklet's, but its start does not raise a pending
+// kill (body() raises it inside its try). The frame is laid out as a tasklet's: the derived
+// promise adds no member.
+struct component_promise : tasklet_promise {
+  struct start_awaiter {
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<>) const noexcept {}
+    void await_resume() const noexcept {}
+  };
+  start_awaiter initial_suspend() noexcept { return {}; }
+  struct end_awaiter : tasklet_promise::final_awaiter {
+    void await_suspend(std::coroutine_handle<component_promise> h) const noexcept {
+      tasklet_promise::final_awaiter::await_suspend(
+          std::coroutine_handle<tasklet_promise>::from_address(h.address()));
+    }
+  };
+  end_awaiter final_suspend() noexcept { return {}; }
+};
+static_assert(sizeof(component_promise) == sizeof(tasklet_promise));
+
+}  // namespace stackless::detail
+
+template <>
+struct std::coroutine_traits<stackless::tasklet, stackless::detail::component_start> {
+  using promise_type = stackless::detail::component_promise;
+};
+
 namespace stackless {
 
 std::string_view to_string(control_message m) noexcept {
@@ -292,16 +321,21 @@ tasklet component::activate() {
   for (component* child : children_) {
     child->activate();
   }
-  tasklet_ = body(this);
+  tasklet_ = body(detail::component_start{this});
   tasklet_.set_name(name_);
   tasklet_id_.store(tasklet_.id(), std::memory_order_release);
   activated_.store(true, std::memory_order_release);
   return tasklet_;
 }
 
-tasklet component::body(component* self) {
+tasklet component::body(detail::component_start start) {
+  component* const self = start.self;
   std::exception_ptr error;
   try {
+    // A kill (or exception) delivered before this tasklet first ran is raised here, inside
+    // the try, rather than before the body as for other tasklets (EXC-4): the end below must
+    // happen all the same.
+    detail::rethrow_bomb(detail::scheduler::current().running());
     co_await self->run();
   } catch (...) {
     error = std::current_exception();  // a kill (tasklet_exit) too: the parent must know
