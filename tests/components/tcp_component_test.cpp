@@ -16,6 +16,7 @@
 #include <stackless/standard_components.hpp>
 #include <stackless/tcp_components.hpp>
 
+#include "read_all.hpp"
 #include "scheduler_fixture.hpp"
 
 namespace {
@@ -44,17 +45,7 @@ class greeter final : public stackless::component {
   }
 };
 
-stackless::task<std::string> read_all(const tcp_stream& s) {
-  std::string all;
-  std::vector<std::byte> buffer(4096);
-  for (;;) {
-    const std::size_t n = co_await s.read_some(buffer);
-    if (n == 0) {
-      co_return all;
-    }
-    all.append(reinterpret_cast<const char*>(buffer.data()), n);
-  }
-}
+using stackless_test::read_all;
 
 tasklet echo_client(int port, std::string message, std::string* reply, std::atomic<int>* finished) {
   tcp_stream s = co_await tcp_stream::connect("127.0.0.1", port);

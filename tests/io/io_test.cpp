@@ -21,6 +21,8 @@
 #include <stackless/select.hpp>
 #include <stackless/task.hpp>
 
+#include "read_all.hpp"
+
 namespace {
 
 using stackless::channel;
@@ -30,17 +32,7 @@ using stackless::tasklet;
 using stackless::tcp_listener;
 using stackless::tcp_stream;
 
-task<std::string> read_all(const fd_stream& s) {
-  std::string out;
-  std::vector<std::byte> buffer(4096);
-  for (;;) {
-    const std::size_t n = co_await s.read_some(buffer);
-    if (n == 0) {
-      co_return out;
-    }
-    out.append(reinterpret_cast<const char*>(buffer.data()), n);
-  }
-}
+using stackless_test::read_all;
 
 // --- pipes --------------------------------------------------------------------------------
 
