@@ -16,9 +16,10 @@
 /// Conventions (KAM-1): data travels on "inbox"/"outbox" (members `in`, `out`), shutdown on
 /// "control"/"signal" (members `control`, `signal`, which every component has).
 ///
-/// Lifetime: a component must outlive its tasklet. Keep it until run() has returned or the
-/// tasklet was killed; the destructor of a component whose tasklet is still alive on the
-/// calling thread destroys that tasklet without resuming it (as at thread exit).
+/// Lifetime: keep a component until finished() (run() returned, threw or was killed; its
+/// tasklet may still be ending, without touching the component). The destructor of an
+/// unfinished component whose tasklet lives on the calling thread destroys that tasklet
+/// without resuming it (as at thread exit); on another thread it terminates, naming it.
 
 #include <atomic>
 #include <cstddef>
