@@ -18,9 +18,11 @@
 #include <stackless/channel.hpp>
 #include <stackless/component.hpp>
 #include <stackless/introspect.hpp>
+#include <stackless/introspector.hpp>
 #include <stackless/pipeline.hpp>
 #include <stackless/scheduler.hpp>
 #include <stackless/standard_components.hpp>
+#include <stackless/time.hpp>
 
 #include "scheduler_fixture.hpp"
 
@@ -224,6 +226,36 @@ TEST_P(ComponentIntrospection, GraphvizAcceptsTheDot) {
       << dot;
   plain.send(1).wait();
   stackless::run();
+}
+
+// The introspector sends a picture when it starts, then only when the system changed, and
+// a last one on producer_finished (virtual time: the ticks happen exactly when due).
+TEST(Introspector, SendsWhenTheSystemChangedAndALastPictureAtTheEnd) {
+  using namespace std::chrono_literals;
+  stackless::virtual_clock clock;
+  stackless::introspector spy(1s, stackless::snapshot_format::text, "spy");
+  collector<std::string> pictures("pictures");
+  stackless::link(spy.out, pictures.in);
+  stackless::link(spy.signal, pictures.control);
+  spy.activate();
+  pictures.activate();
+  stackless::sleep_for(500ms).wait();
+  ASSERT_EQ(pictures.values().size(), 1u) << "one picture at the start";
+  EXPECT_NE(pictures.values()[0].find("'spy' introspector active"), std::string::npos)
+      << pictures.values()[0];
+  stackless::sleep_for(3s).wait();  // three ticks; the system changes only as pictures queue
+  const std::size_t before = pictures.values().size();
+  stackless::channel<int> changed;  // a new channel changes the picture
+  changed.set_name("a new channel");
+  stackless::sleep_for(1s).wait();
+  EXPECT_EQ(pictures.values().size(), before + 1);
+  EXPECT_NE(pictures.values().back().find("'a new channel'"), std::string::npos);
+  EXPECT_TRUE(stackless::send_to(spy.control, control_message::producer_finished).wait());
+  stackless::run();
+  EXPECT_TRUE(spy.finished());
+  EXPECT_TRUE(pictures.finished());
+  EXPECT_EQ(spy.sent(), pictures.values().size());
+  EXPECT_THROW(stackless::introspector(0s), std::invalid_argument);
 }
 
 }  // namespace

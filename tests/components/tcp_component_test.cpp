@@ -198,4 +198,22 @@ TEST_P(TcpComponents, ARefusedClientSignalsShutdownAndThrows) {
   EXPECT_THROW(stackless::tcp_client("127.0.0.1", 70000), std::invalid_argument);
 }
 
+TEST(TcpServerMisuse, AFactoryThatReturnsNullIsAClearError) {
+  tcp_server server("127.0.0.1", 0,
+                    [] { return std::unique_ptr<stackless::transformer<std::string>>(); });
+  server.activate();
+  [](int port) -> tasklet {
+    tcp_stream s = co_await tcp_stream::connect("127.0.0.1", port);
+    (void)co_await read_all(s);  // the server closes the connection it cannot serve
+  }(server.port());
+  try {
+    stackless::run();
+    ADD_FAILURE() << "no error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("returned null"), std::string::npos) << e.what();
+  }
+  stackless::run();  // the client sees the end of the stream
+  EXPECT_TRUE(server.finished());
+}
+
 }  // namespace
