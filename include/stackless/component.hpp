@@ -100,6 +100,9 @@ class box_base {
   /// size_if_readable: size() if this thread can read it without waiting for another
   /// (introspection); nullopt for an inbox whose channel another thread owns.
   virtual std::optional<std::size_t> size_if_readable() const noexcept = 0;
+  /// drop_queued: when its component has ended, an inbox lets go of what waits in it (and
+  /// of the senders waiting for room), counting each message as dropped.
+  virtual task<> drop_queued() = 0;
   /// full_name: "component.box", as the channel underneath is named.
   std::string full_name() const;
 
@@ -146,6 +149,8 @@ void describe_components(snapshot_data& data);
 
 template <class T>
 class box_send;
+/// stopped_receiving: `c` has ended, and its inboxes drop what is sent to them.
+bool stopped_receiving(const component& c) noexcept;
 
 /// The argument of a component's tasklet: its type selects that tasklet's promise, which
 /// raises a kill delivered before the tasklet ever ran inside it (component.cpp), so that a
@@ -185,7 +190,8 @@ class inbox final : public detail::box_base {
   std::size_t size() const override { return channel_.size(); }
   std::size_t limit() const noexcept override { return channel_.capacity(); }
   box_policy policy() const noexcept { return policy_; }
-  /// dropped: messages dropped because the box was full (box_policy::drop).
+  /// dropped: messages dropped because the box was full (box_policy::drop), or because its
+  /// component had ended (sent after, or still waiting in it then).
   std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
   std::uint64_t lost() const noexcept override { return dropped(); }
   /// as_channel: this box's own channel (for introspection and interop). A passthrough's
@@ -195,6 +201,12 @@ class inbox final : public detail::box_base {
   std::uint64_t channel_id() const override { return channel_.id(); }
   std::optional<std::size_t> size_if_readable() const noexcept override {
     return channel_.core()->buffered_if_readable();
+  }
+  task<> drop_queued() override {
+    while (channel_.size() > 0) {  // a sender waiting for room refills it: let it go too
+      (void)co_await channel_.receive();
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+    }
   }
 
   ~inbox() { detach(); }
@@ -230,6 +242,7 @@ class outbox final : public detail::box_base {
 
   std::uint64_t channel_id() const override { return 0; }
   std::optional<std::size_t> size_if_readable() const noexcept override { return 0; }
+  task<> drop_queued() override { co_return; }
 
   ~outbox() { detach(); }
 
@@ -251,6 +264,11 @@ class [[nodiscard("co_await it, or call .wait() from main")]] box_send
     target_ = static_cast<stackless::inbox<T>*>(final_inbox(from));
     if (target_ == nullptr) {
       discarded->fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    if (stopped_receiving(target_->owner())) {
+      target_->dropped_.fetch_add(1, std::memory_order_relaxed);  // nobody will read it
+      target_ = nullptr;
       return;
     }
     waiter_.channel = target_->channel_.core();
@@ -352,6 +370,7 @@ class component {
   tasklet tasklet_;
   std::atomic<std::uint64_t> tasklet_id_{0};
   std::atomic<bool> activated_{false};
+  std::atomic<bool> stopped_receiving_{false};  // set as run() ends, before finished_
   std::atomic<bool> finished_{false};
 
  public:
@@ -440,6 +459,7 @@ class component {
  private:
   friend class detail::box_base;
   friend void detail::describe_components(snapshot_data& data);
+  friend bool detail::stopped_receiving(const component& c) noexcept;
   static tasklet body(detail::component_start start);
   void ended() noexcept;
 };

@@ -186,6 +186,10 @@ box_base* final_inbox(box_base* b) noexcept {
   }
 }
 
+bool stopped_receiving(const component& c) noexcept {
+  return c.stopped_receiving_.load(std::memory_order_acquire);
+}
+
 void describe_components(snapshot_data& data) {
   component_registry::instance().for_each([&](component& c) {
     // Under the registry lock: names, kinds, boxes, parents and children hold still. Only
@@ -339,6 +343,12 @@ tasklet component::body(detail::component_start start) {
     co_await self->run();
   } catch (...) {
     error = std::current_exception();  // a kill (tasklet_exit) too: the parent must know
+  }
+  // Nobody reads this component's inboxes any more: later sends are dropped (counted), and
+  // what waits in them goes too, which frees the senders blocked on a full one.
+  self->stopped_receiving_.store(true, std::memory_order_release);
+  for (detail::box_base* b : self->boxes_) {
+    co_await b->drop_queued();
   }
   // Nothing of *self is read after finished_ is set: from then on it may be destroyed.
   component* parent = self->parent_;
