@@ -149,8 +149,9 @@ void describe_components(snapshot_data& data);
 
 template <class T>
 class box_send;
-/// stopped_receiving: `c` has ended, and its inboxes drop what is sent to them.
-bool stopped_receiving(const component& c) noexcept;
+/// stopped_receiving: `c` has ended, and its inboxes drop what is sent to them (inline:
+/// every box send asks; defined after component).
+inline bool stopped_receiving(const component& c) noexcept;
 
 /// The argument of a component's tasklet: its type selects that tasklet's promise, which
 /// raises a kill delivered before the tasklet ever ran inside it (component.cpp), so that a
@@ -463,5 +464,9 @@ class component {
   static tasklet body(detail::component_start start);
   void ended() noexcept;
 };
+
+inline bool detail::stopped_receiving(const component& c) noexcept {
+  return c.stopped_receiving_.load(std::memory_order_acquire);
+}
 
 }  // namespace stackless

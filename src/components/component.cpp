@@ -186,10 +186,6 @@ box_base* final_inbox(box_base* b) noexcept {
   }
 }
 
-bool stopped_receiving(const component& c) noexcept {
-  return c.stopped_receiving_.load(std::memory_order_acquire);
-}
-
 void describe_components(snapshot_data& data) {
   component_registry::instance().for_each([&](component& c) {
     // Under the registry lock: names, kinds, boxes, parents and children hold still. Only

@@ -162,7 +162,8 @@ std::optional<snapshot_data> take_snapshot(debug_state& state) {
   if (!answered || state.stopping) {
     return std::nullopt;
   }
-  std::vector<snapshot_data> parts = state.parts;
+  std::vector<snapshot_data> parts = std::move(state.parts);  // each request refills them
+  state.parts.resize(parts.size());
   lock.unlock();
   return merge(parts);
 }

@@ -59,6 +59,7 @@ STACKLESS_SCHEDULER_SUITE(Components);
 
 // --- boxes ----------------------------------------------------------------------------------
 
+// KAM-3 (a size limit; ours blocks instead of raising noSpaceInBox)
 TEST_P(Components, BlockingInboxHoldsItsLimitAndThenBlocksTheSender) {
   boxes_only a, b({.messages = 2});
   stackless::link(a.out, b.in);
@@ -73,6 +74,7 @@ TEST_P(Components, BlockingInboxHoldsItsLimitAndThenBlocksTheSender) {
   EXPECT_EQ(b.in.dropped(), 0u);
 }
 
+// KAM-3 (the other policy: drop and count)
 TEST_P(Components, DroppingInboxDropsAndCounts) {
   boxes_only a, b({.messages = 3, .policy = box_policy::drop});
   stackless::link(a.out, b.in);
@@ -88,6 +90,7 @@ TEST_P(Components, DroppingInboxDropsAndCounts) {
   }
 }
 
+// KAM-3 (an unlinked outbox discards)
 TEST_P(Components, AnUnlinkedOutboxDiscardsAndCounts) {
   boxes_only a;
   EXPECT_FALSE(a.out.send(1).wait());
@@ -121,6 +124,7 @@ static_assert(!linkable<outbox<int>, inbox<std::string>>, "types are checked at 
 static_assert(!linkable<outbox<int>, inbox<long>>);
 static_assert(!linkable<inbox<int>, outbox<int>>, "an inbox cannot feed an outbox");
 
+// KAM-4 (one destination per box, fan-in allowed)
 TEST_P(Components, RunTimeLinksCheckTypesDirectionsAndLoops) {
   boxes_only a, b;
   outbox<std::string> words{&a, "words"};
@@ -142,6 +146,7 @@ TEST_P(Components, RunTimeLinksCheckTypesDirectionsAndLoops) {
   EXPECT_FALSE(stackless::unlink(a.out));
 }
 
+// KAM-4 (passthroughs 1 and 2; chains resolved to the final inbox)
 TEST_P(Components, PassthroughsDeliverToTheFinalInbox) {
   boxes_only parent, child, sink, outer;
   stackless::link(parent.in, child.in);    // parent's inbox feeds the child's
@@ -156,6 +161,7 @@ TEST_P(Components, PassthroughsDeliverToTheFinalInbox) {
   EXPECT_EQ(stackless::detail::sources_of(parent.in).size(), 1u);
 }
 
+// KAM-4 (where we differ: queued messages are not moved, the link is refused)
 TEST_P(Components, APassthroughFromAnInboxHoldingMessagesIsRefused) {
   boxes_only parent, child, feeder;
   stackless::link(feeder.out, parent.in);
@@ -202,6 +208,7 @@ stackless::tasklet relinker(counting_producer* p, collector<int>* first, collect
   stackless::link(p->out, first->in);
 }
 
+// KAM-4 (unlink)
 TEST_P(Components, UnlinkWhileRunningLosesAndDuplicatesNothing) {
   constexpr int n = 200;
   counting_producer p(n);
@@ -231,6 +238,7 @@ TEST_P(Components, UnlinkWhileRunningLosesAndDuplicatesNothing) {
 
 // --- pipelines and the shutdown protocol -----------------------------------------------------
 
+// KAM-8 (a pipeline ends when all its children have)
 TEST_P(Components, PipelineRunsAndEndsWithItsLastComponent) {
   data_source<int> source(range(1000));
   transformer<int, long> square([](int x) { return static_cast<long>(x) * x; });
@@ -246,6 +254,7 @@ TEST_P(Components, PipelineRunsAndEndsWithItsLastComponent) {
   EXPECT_EQ(p.children().size(), 4u);
 }
 
+// KAM-7 (shutdownMicroprocess: stop now, pass it on)
 TEST_P(Components, ShutdownOnControlStopsAPipelineNow) {
   transformer<int> twice([](int x) { return 2 * x; });
   collector<int> sink;
@@ -262,6 +271,7 @@ TEST_P(Components, ShutdownOnControlStopsAPipelineNow) {
   EXPECT_EQ(sink.values(), (std::vector<int>{2, 4}));
 }
 
+// KAM-7 (producerFinished: finish buffered work first)
 TEST_P(Components, ProducerFinishedLetsQueuedMessagesThrough) {
   transformer<int> inc([](int x) { return x + 1; });
   collector<int> sink;
@@ -278,6 +288,7 @@ TEST_P(Components, ProducerFinishedLetsQueuedMessagesThrough) {
   EXPECT_EQ(sink.values(), (std::vector<int>{1, 2, 3, 4, 5}));
 }
 
+// KAM-8 (passthroughs of the pipeline's own boxes)
 TEST_P(Components, PipelinesNest) {
   data_source<int> source(range(10));
   transformer<int> a([](int x) { return x + 1; });
@@ -292,6 +303,7 @@ TEST_P(Components, PipelinesNest) {
   EXPECT_TRUE(inner.finished());
 }
 
+// KAM-8 (the last signal passes out of the pipeline)
 TEST_P(Components, ASignalFromAPipelinePassesOut) {
   data_source<int> source(range(3));
   collector<int> sink;
@@ -304,6 +316,7 @@ TEST_P(Components, ASignalFromAPipelinePassesOut) {
   EXPECT_EQ(sink.values(), range(3));
 }
 
+// KAM-2 (activation)
 TEST_P(Components, ActivatingTwiceOrAdoptingTwiceIsRefused) {
   collector<int> sink;
   transformer<int> t([](int x) { return x; });
@@ -391,6 +404,7 @@ TEST_P(Components, AKillAtEveryPointOfAPipelineEndsCleanly) {
 
 // --- graphlines -------------------------------------------------------------------------------
 
+// KAM-9 (links by name)
 TEST_P(Components, GraphlineLinksByNameAndEnds) {
   data_source<int> source(range(20));
   stackless::filter<int> even([](const int& x) { return x % 2 == 0; });
@@ -408,6 +422,7 @@ TEST_P(Components, GraphlineLinksByNameAndEnds) {
   EXPECT_EQ(&g.child("even"), &even);
 }
 
+// KAM-9 (control copied to unfed children; shutdown remembered and signalled)
 TEST_P(Components, GraphlinePassesControlToUnfedChildrenAndSignalsShutdown) {
   collector<int> left, right;
   stackless::graphline<int> g({{"left", left}, {"right", right}},
@@ -429,6 +444,7 @@ TEST_P(Components, GraphlinePassesControlToUnfedChildrenAndSignalsShutdown) {
   EXPECT_EQ(watcher.values(), (std::vector<control_message>{control_message::shutdown}));
 }
 
+// KAM-9 ("self" passthroughs)
 TEST_P(Components, GraphlinesNest) {
   data_source<int> source(range(5));
   transformer<int> add([](int x) { return x + 100; });
@@ -445,6 +461,7 @@ TEST_P(Components, GraphlinesNest) {
 
 // The graphline copies its control message to a child pipeline's control, a passthrough:
 // it must reach the pipeline's first component, not sit in the passthrough.
+// KAM-9 with KAM-8
 TEST_P(Components, GraphlineControlReachesANestedPipelinesFirstComponent) {
   transformer<int> first([](int x) { return x; });
   collector<int> second;
@@ -490,6 +507,7 @@ TEST_P(Components, GraphlineErrorsNameWhatIsWrong) {
 
 // --- backplanes ---------------------------------------------------------------------------
 
+// Kamaelia's Backplane, PublishTo, SubscribeTo
 TEST_P(Components, BackplaneFansOutToAThousandSubscribers) {
   constexpr int subscribers = 1000;
   stackless::backplane<int> plane("numbers");

@@ -228,8 +228,9 @@ TEST_P(ComponentIntrospection, GraphvizAcceptsTheDot) {
   stackless::run();
 }
 
-// The introspector sends a picture when it starts, then only when the system changed, and
-// a last one on producer_finished (virtual time: the ticks happen exactly when due).
+// KAM-10 (ours sends whole pictures, not diffs): a picture when the introspector starts,
+// then only when the system changed, and a last one on producer_finished (virtual time:
+// the ticks happen exactly when due).
 TEST(Introspector, SendsWhenTheSystemChangedAndALastPictureAtTheEnd) {
   using namespace std::chrono_literals;
   stackless::virtual_clock clock;
