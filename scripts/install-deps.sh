@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(cmake ninja-build g++ clang libclang-rt-dev clang-format libgtest-dev libbenchmark-dev
-          nlohmann-json3-dev libcpp-httplib-dev libgraphviz-dev graphviz chromium)
+          nlohmann-json3-dev libcpp-httplib-dev libgraphviz-dev graphviz chromium
+          libcereal-dev libsodium-dev libtcc-dev tcc)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -194,6 +194,9 @@ class [[nodiscard("co_await it, or call .wait() from main")]] receive_awaiter
   std::optional<T> slot_;
 };
 
+/// typed_core_tag selects channel<T>'s internal constructor from a core.
+struct typed_core_tag {};
+
 template <class T>
 class typed_channel_core final : public channel_core {
  public:
@@ -220,6 +223,14 @@ class typed_channel_core final : public channel_core {
     front.reset();
     first_ = (first_ + 1) % capacity();
     --buffered_;
+  }
+  /// for_each_buffered calls `f` on every buffered value, oldest first (checkpoints; the
+  /// caller has access to the channel).
+  template <class F>
+  void for_each_buffered(F&& f) const {
+    for (std::size_t i = 0; i < buffered_; ++i) {
+      f(*ring_[(first_ + i) % capacity()]);
+    }
   }
 
  private:
@@ -302,6 +313,9 @@ class channel : public any_channel {
   explicit channel(std::size_t capacity) : any_channel() {
     core_ = new detail::typed_channel_core<T>(capacity);
   }
+  /// Internal: a typed handle to `core`, which the caller knows to be a channel<T>'s (named
+  /// channels keep untyped handles and check the type themselves).
+  channel(detail::typed_core_tag, detail::channel_core* core) : any_channel(core) {}
 
   /// send delivers `value` to a receiver, blocking until one takes it (CH-3, CH-4). Throws
   /// channel_closed if the channel is closing and the send would block.

@@ -1,0 +1,111 @@
+#pragma once
+/// Named channels: channels found by name in a process-wide registry. They are the channels
+/// an agent keeps across a move: an agent holds the name in its state and looks the channel
+/// up again wherever it runs, and checkpoints save them with their buffered values.
+///
+///   auto jobs = stackless::named_channel<int>("jobs");      // made on first use
+///   auto same = stackless::named_channel<int>("jobs");      // the same channel
+///
+/// A named channel lives until forget_named_channel() (and its last handle is gone).
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <typeindex>
+#include <typeinfo>
+#include <vector>
+
+#include <stackless/channel.hpp>
+
+#include <stackless/detail/pickle_archive.hpp>
+
+namespace stackless {
+
+namespace detail {
+
+/// What checkpoints need of a named channel's element type; null where T has no cereal
+/// serialization (such a channel can be checkpointed only while nothing is buffered in it).
+struct named_channel_codec {
+  /// save_buffered writes the buffered values, oldest first (access to the channel held).
+  void (*save_buffered)(channel_core& channel, pickle_output_archive& out);
+  /// load_buffered reads values written by save_buffered into the (empty) buffer.
+  void (*load_buffered)(channel_core& channel, pickle_input_archive& in);
+};
+
+template <class T>
+struct named_channel_codec_for {
+  static void save_buffered(channel_core& channel, pickle_output_archive& out) {
+    auto& typed = static_cast<typed_channel_core<T>&>(channel);
+    out(cereal::make_size_tag(static_cast<std::uint64_t>(typed.buffered())));
+    typed.for_each_buffered([&](const T& value) { out(value); });
+  }
+  static void load_buffered(channel_core& channel, pickle_input_archive& in) {
+    auto& typed = static_cast<typed_channel_core<T>&>(channel);
+    std::uint64_t count = 0;
+    in(cereal::make_size_tag(count));
+    if (count > typed.capacity() - typed.buffered()) {
+      throw unpickle_error(unpickle_error::kind::corrupt_payload,
+                           "more buffered values than the channel '" + typed.name() + "' holds");
+    }
+    for (std::uint64_t i = 0; i < count; ++i) {
+      T value{};
+      in(value);
+      typed.buffer_push(&value, false);
+    }
+  }
+  static constexpr named_channel_codec codec{&save_buffered, &load_buffered};
+};
+
+template <class T>
+constexpr const named_channel_codec* codec_of() {
+  if constexpr (cereal::traits::is_output_serializable<T, pickle_output_archive>::value &&
+                cereal::traits::is_input_serializable<T, pickle_input_archive>::value &&
+                std::is_default_constructible_v<T>) {
+    return &named_channel_codec_for<T>::codec;
+  } else {
+    return nullptr;
+  }
+}
+
+/// A registry entry (a copy, for callers outside the registry lock).
+struct named_channel_entry {
+  std::string name;
+  any_channel channel;
+  std::type_index type = typeid(void);
+  std::size_t capacity = 0;
+  const named_channel_codec* codec = nullptr;
+};
+
+/// named_channel_find_or_add returns the channel registered under `name`, registering
+/// `fresh` (a new channel of `type` and `capacity`) if there is none. runtime_error if the
+/// name is taken by a channel of another type or capacity.
+any_channel named_channel_find_or_add(std::string_view name, std::type_index type,
+                                      std::size_t capacity, const named_channel_codec* codec,
+                                      const any_channel& fresh);
+/// name_of_named: the registered name of `channel`, or an empty string if it has none.
+std::string name_of_named(const channel_core* channel);
+/// named_channel_entries: every named channel, sorted by name.
+std::vector<named_channel_entry> named_channel_entries();
+
+}  // namespace detail
+
+/// named_channel returns the channel registered as `name`, making it (with `capacity`) if
+/// there is none. runtime_error if `name` is empty, or names a channel of another element
+/// type or capacity.
+template <class T>
+channel<T> named_channel(std::string name, std::size_t capacity = 0) {
+  channel<T> fresh(capacity);
+  fresh.set_name(name);
+  any_channel found =
+      detail::named_channel_find_or_add(name, typeid(T), capacity, detail::codec_of<T>(), fresh);
+  return channel<T>(detail::typed_core_tag{}, found.core());
+}
+
+/// forget_named_channel takes `name` out of the registry; the channel itself lives on while
+/// handles to it exist. False if no channel had that name.
+bool forget_named_channel(std::string_view name);
+
+/// named_channel_names: the names registered now, sorted.
+std::vector<std::string> named_channel_names();
+
+}  // namespace stackless

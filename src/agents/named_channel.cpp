@@ -1,0 +1,107 @@
+// The registry of named channels.
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include <stackless/named_channel.hpp>
+
+namespace stackless {
+
+namespace {
+
+struct named_registry {
+  std::mutex mutex;
+  std::map<std::string, detail::named_channel_entry, std::less<>> by_name;
+  std::unordered_map<const detail::channel_core*, std::string> names;
+};
+
+named_registry& registry() {
+  // Never destroyed: channels named at exit may still have tasklets blocked on them, and
+  // the schedulers that would kill those are gone by then.
+  static named_registry* r = new named_registry;
+  return *r;
+}
+
+}  // namespace
+
+namespace detail {
+
+any_channel named_channel_find_or_add(std::string_view name, std::type_index type,
+                                      std::size_t capacity, const named_channel_codec* codec,
+                                      const any_channel& fresh) {
+  if (name.empty()) {
+    throw runtime_error("named_channel: the name is empty");
+  }
+  named_registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  auto found = r.by_name.find(name);
+  if (found != r.by_name.end()) {
+    const named_channel_entry& e = found->second;
+    if (e.type != type || e.capacity != capacity) {
+      throw runtime_error("named_channel \"" + std::string(name) + "\" exists with element type " +
+                          e.type.name() + " and capacity " + std::to_string(e.capacity) +
+                          "; asked for " + type.name() + " and capacity " +
+                          std::to_string(capacity));
+    }
+    return e.channel;
+  }
+  named_channel_entry e;
+  e.name = std::string(name);
+  e.channel = fresh;
+  e.type = type;
+  e.capacity = capacity;
+  e.codec = codec;
+  r.names[fresh.core()] = e.name;
+  r.by_name.emplace(e.name, e);
+  return fresh;
+}
+
+std::string name_of_named(const channel_core* channel) {
+  named_registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  auto found = r.names.find(channel);
+  return found == r.names.end() ? std::string() : found->second;
+}
+
+std::vector<named_channel_entry> named_channel_entries() {
+  named_registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  std::vector<named_channel_entry> out;
+  out.reserve(r.by_name.size());
+  for (const auto& [name, e] : r.by_name) {
+    out.push_back(e);
+  }
+  return out;
+}
+
+}  // namespace detail
+
+bool forget_named_channel(std::string_view name) {
+  named_registry& r = registry();
+  any_channel keep;  // released after the lock: the last handle may kill blocked tasklets
+  {
+    std::lock_guard lock(r.mutex);
+    auto found = r.by_name.find(name);
+    if (found == r.by_name.end()) {
+      return false;
+    }
+    keep = found->second.channel;
+    r.names.erase(keep.core());
+    r.by_name.erase(found);
+  }
+  return true;
+}
+
+std::vector<std::string> named_channel_names() {
+  named_registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  std::vector<std::string> out;
+  for (const auto& [name, e] : r.by_name) {
+    out.push_back(name);
+  }
+  return out;
+}
+
+}  // namespace stackless
