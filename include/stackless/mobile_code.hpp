@@ -19,12 +19,12 @@
 #include <type_traits>
 #include <vector>
 
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+
 #include <stackless/pickle.hpp>
 #include <stackless/pickle_error.hpp>
 #include <stackless/signing.hpp>
-
-#include <cereal/types/string.hpp>
-#include <cereal/types/vector.hpp>
 
 namespace stackless {
 
@@ -58,8 +58,8 @@ class mobile_code {
   /// (with TCC's message), or `name` is not among its symbols. The caller vouches for
   /// `Signature` matching the C declaration, as with dlsym.
   template <class Signature>
-    requires std::is_function_v<Signature>
-  Signature* function(std::string_view name, const trusted_keys& trusted) const {
+  requires std::is_function_v<Signature> Signature* function(std::string_view name,
+                                                             const trusted_keys& trusted) const {
     return reinterpret_cast<Signature*>(symbol(name, trusted));
   }
 

@@ -30,7 +30,18 @@ struct named_channel_codec {
   void (*save_buffered)(channel_core& channel, pickle_output_archive& out);
   /// load_buffered reads values written by save_buffered into the (empty) buffer.
   void (*load_buffered)(channel_core& channel, pickle_input_archive& in);
+  /// save_value writes the value a blocked sender offers (a T*).
+  void (*save_value)(const void* value, pickle_output_archive& out);
+  /// spawn_sender reads such a value and makes a tasklet that sends it on `channel`.
+  void (*spawn_sender)(channel_core& channel, pickle_input_archive& in);
 };
+
+/// send_restored: the tasklet that re-sends a value a checkpoint found waiting to be sent
+/// by a tasklet that is not an agent (which itself is not restored).
+template <class T>
+tasklet send_restored(channel<T> target, T value) {
+  co_await target.send(std::move(value));
+}
 
 template <class T>
 struct named_channel_codec_for {
@@ -53,7 +64,16 @@ struct named_channel_codec_for {
       typed.buffer_push(&value, false);
     }
   }
-  static constexpr named_channel_codec codec{&save_buffered, &load_buffered};
+  static void save_value(const void* value, pickle_output_archive& out) {
+    out(*static_cast<const T*>(value));
+  }
+  static void spawn_sender(channel_core& target, pickle_input_archive& in) {
+    T value{};
+    in(value);
+    send_restored<T>(stackless::channel<T>(typed_core_tag{}, &target), std::move(value));
+  }
+  static constexpr named_channel_codec codec{&save_buffered, &load_buffered, &save_value,
+                                             &spawn_sender};
 };
 
 template <class T>
@@ -75,6 +95,20 @@ struct named_channel_entry {
   std::size_t capacity = 0;
   const named_channel_codec* codec = nullptr;
 };
+
+/// What a restored checkpoint holds for a named channel that this process has not made yet:
+/// applied when named_channel<T>(name) first makes it (the element type is known only then).
+struct restored_channel {
+  std::string type;  // typeid(T).name() of the program that wrote it
+  std::size_t capacity = 0;
+  bool closing = false;
+  std::vector<std::byte> contents;  // buffered values, then blocked senders' values
+};
+
+/// restore_named_channel applies `state` to channel `name` now if it exists, or when it is
+/// made. unpickle_error if it exists with another type or capacity, or the contents do not
+/// load.
+void restore_named_channel(const std::string& name, restored_channel state);
 
 /// named_channel_find_or_add returns the channel registered under `name`, registering
 /// `fresh` (a new channel of `type` and `capacity`) if there is none. runtime_error if the

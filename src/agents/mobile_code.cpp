@@ -1,13 +1,14 @@
 // Mobile code: signatures over the source and its symbols, and compilation with libtcc.
 
-#include <libtcc.h>
-#include <sodium.h>
-
 #include <map>
 #include <mutex>
 
-#include <stackless/detail/pickle_archive.hpp>
+#include <libtcc.h>
+#include <sodium.h>
+
 #include <stackless/mobile_code.hpp>
+
+#include <stackless/detail/pickle_archive.hpp>
 
 #include "agents_internal.hpp"
 

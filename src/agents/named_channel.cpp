@@ -15,6 +15,7 @@ struct named_registry {
   std::mutex mutex;
   std::map<std::string, detail::named_channel_entry, std::less<>> by_name;
   std::unordered_map<const detail::channel_core*, std::string> names;
+  std::map<std::string, detail::restored_channel, std::less<>> restored;
 };
 
 named_registry& registry() {
@@ -27,6 +28,66 @@ named_registry& registry() {
 }  // namespace
 
 namespace detail {
+
+namespace {
+
+// apply fills channel `e` with restored `state` (contents: a portable-binary stream of the
+// buffered values, then a count and the values of senders that were blocked).
+void apply(const named_channel_entry& e, const restored_channel& state) {
+  using kind = unpickle_error::kind;
+  if (state.type != e.type.name() || state.capacity != e.capacity) {
+    throw unpickle_error(kind::corrupt_payload,
+                         "named channel \"" + e.name + "\" was checkpointed with element type " +
+                             state.type + " and capacity " + std::to_string(state.capacity) +
+                             "; here it has " + e.type.name() + " and " +
+                             std::to_string(e.capacity));
+  }
+  channel_core& core = *e.channel.core();
+  if (!state.contents.empty()) {
+    if (e.codec == nullptr) {
+      throw unpickle_error(kind::corrupt_payload, "named channel \"" + e.name +
+                                                      "\" has values, and its element type "
+                                                      "cannot be loaded");
+    }
+    try {
+      pickle_input_archive in(state.contents);
+      if (core.capacity() > 0) {
+        e.codec->load_buffered(core, in);
+      }
+      std::uint64_t senders = 0;
+      in(cereal::make_size_tag(senders));
+      for (std::uint64_t i = 0; i < senders; ++i) {
+        e.codec->spawn_sender(core, in);
+      }
+      if (in.remaining() != 0) {
+        throw unpickle_error(kind::corrupt_payload, "bytes after a named channel's values");
+      }
+    } catch (const unpickle_error&) {
+      throw;
+    } catch (const std::exception& error) {
+      throw unpickle_error(kind::corrupt_payload,
+                           "named channel \"" + e.name + "\": " + error.what());
+    }
+  }
+  if (state.closing) {
+    core.close();
+  }
+}
+
+}  // namespace
+
+void restore_named_channel(const std::string& name, restored_channel state) {
+  named_registry& r = registry();
+  std::unique_lock lock(r.mutex);
+  auto found = r.by_name.find(name);
+  if (found == r.by_name.end()) {
+    r.restored[name] = std::move(state);
+    return;
+  }
+  const named_channel_entry e = found->second;
+  lock.unlock();
+  apply(e, state);
+}
 
 any_channel named_channel_find_or_add(std::string_view name, std::type_index type,
                                       std::size_t capacity, const named_channel_codec* codec,
@@ -53,6 +114,13 @@ any_channel named_channel_find_or_add(std::string_view name, std::type_index typ
   e.type = type;
   e.capacity = capacity;
   e.codec = codec;
+  auto restored = r.restored.find(name);
+  if (restored != r.restored.end()) {
+    // Applied before anyone else can see the channel; kept if it fails, so that the error
+    // repeats rather than the contents being lost.
+    apply(e, restored->second);
+    r.restored.erase(restored);
+  }
   r.names[fresh.core()] = e.name;
   r.by_name.emplace(e.name, e);
   return fresh;

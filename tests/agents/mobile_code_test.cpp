@@ -50,7 +50,8 @@ TEST(MobileCode, UntrustedOrChangedCodeIsNeverCompiled) {
   signing_key key = signing_key::generate();
   signing_key stranger = signing_key::generate();
   const trusted_keys trusted{key.public_part()};
-  const std::string source = "int answer(void) { return 42; } /* " + key.public_part().hex() + " */";
+  const std::string source =
+      "int answer(void) { return 42; } /* " + key.public_part().hex() + " */";
   const std::size_t compiled_before = stackless::compiled_code_cache_size();
 
   const mobile_code foreign = mobile_code::sign(source, {"answer"}, stranger);
@@ -78,12 +79,12 @@ TEST(MobileCode, CompileErrorsAndMissingSymbolsAreClearErrors) {
       mobile_code::sign("int broken(int x) { return x +; }", {"broken"}, key), "broken", trusted);
   EXPECT_NE(broken.find("does not compile"), std::string::npos) << broken;
   EXPECT_NE(broken.find("error"), std::string::npos) << broken;  // TCC's own words
-  const std::string undefined = error_of(
-      mobile_code::sign("int defined(int x) { return x; }", {"defined", "ghost"}, key), "defined",
-      trusted);
+  const std::string undefined =
+      error_of(mobile_code::sign("int defined(int x) { return x; }", {"defined", "ghost"}, key),
+               "defined", trusted);
   EXPECT_NE(undefined.find("\"ghost\""), std::string::npos) << undefined;
-  const std::string undeclared = error_of(
-      mobile_code::sign("int one(int x) { return x; }", {"one"}, key), "two", trusted);
+  const std::string undeclared =
+      error_of(mobile_code::sign("int one(int x) { return x; }", {"one"}, key), "two", trusted);
   EXPECT_NE(undeclared.find("not among the symbols"), std::string::npos) << undeclared;
   EXPECT_THROW(mobile_code::sign("int f(void) { return 0; }", {}, key), stackless::runtime_error);
 }
@@ -106,8 +107,7 @@ TEST(MobileCode, EveryPrefixOfABlobIsRefused) {
   signing_key key = signing_key::generate();
   const bytes blob = mobile_code::sign(fib_source, {"fib"}, key).to_bytes();
   for (std::size_t n = 0; n < blob.size(); ++n) {
-    EXPECT_THROW(mobile_code::from_bytes(std::span(blob).first(n)), stackless::unpickle_error)
-        << n;
+    EXPECT_THROW(mobile_code::from_bytes(std::span(blob).first(n)), stackless::unpickle_error) << n;
   }
   EXPECT_THROW(mobile_code::from_bytes(std::span(blob).first(0)), stackless::unpickle_error);
 }
@@ -131,8 +131,8 @@ STACKLESS_AGENT(kernel_agent, "test.kernel_agent", 1);
 TEST(MobileCode, AnAgentCarriesItsCodeThroughAPickle) {
   signing_key key = signing_key::generate();
   kernel_agent::trust = trusted_keys{key.public_part()};
-  stackless::tasklet t =
-      stackless::spawn_agent<kernel_agent>(kernel_agent{mobile_code::sign(fib_source, {"fib"}, key), 10});
+  stackless::tasklet t = stackless::spawn_agent<kernel_agent>(
+      kernel_agent{mobile_code::sign(fib_source, {"fib"}, key), 10});
   bytes b = stackless::pickle(t, key);
   t.kill().wait();
   stackless::tasklet u = stackless::unpickle(b, kernel_agent::trust);

@@ -1,9 +1,6 @@
 // Signed pickles and hostile input: every byte flipped and every prefix cut gives a clear
 // error, a signature is checked before the payload is read, and a short input cannot make
 // the reader allocate much more than its own size.
-#include <sys/resource.h>
-#include <sys/stat.h>
-
 #include <cstddef>
 #include <cstdlib>
 #include <filesystem>
@@ -13,17 +10,18 @@
 #include <string>
 #include <vector>
 
+#include <cereal/types/memory.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <stackless/agent.hpp>
 #include <stackless/named_channel.hpp>
 #include <stackless/pickle.hpp>
 #include <stackless/scheduler.hpp>
 #include <stackless/signing.hpp>
-
-#include <cereal/types/memory.hpp>
-#include <cereal/types/string.hpp>
-#include <cereal/types/vector.hpp>
 
 namespace {
 
@@ -141,7 +139,8 @@ TEST_F(Signing, EveryFlippedByteOfASignedPickleIsRefused) {
     }
   }
   // Past the header's fixed part, a changed byte can only be caught by the signature.
-  const std::size_t header_end = original.size() - 64 - stackless::read_pickle_header(original).payload_size;
+  const std::size_t header_end =
+      original.size() - 64 - stackless::read_pickle_header(original).payload_size;
   for (std::size_t i = header_end; i < original.size(); ++i) {
     bytes b = original;
     b[i] ^= std::byte{0x10};
@@ -233,8 +232,8 @@ TEST_F(Signing, DeepNestingIsRefusedBeforeItExhaustsTheStack) {
 class KeyFiles : public ::testing::Test {
  protected:
   void SetUp() override {
-    folder_ = std::filesystem::temp_directory_path() /
-              ("stackless-keys-" + std::to_string(::getpid()));
+    folder_ =
+        std::filesystem::temp_directory_path() / ("stackless-keys-" + std::to_string(::getpid()));
     std::filesystem::create_directories(folder_);
   }
   void TearDown() override { std::filesystem::remove_all(folder_); }

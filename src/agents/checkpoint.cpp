@@ -1,0 +1,277 @@
+// Checkpoints: all agents and named channels in one envelope, written atomically.
+
+#include <algorithm>
+#include <cerrno>
+#include <system_error>
+
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <stackless/checkpoint.hpp>
+#include <stackless/named_channel.hpp>
+#include <stackless/scheduler.hpp>
+
+#include <stackless/detail/channel_core.hpp>
+
+#include "agents_internal.hpp"
+#include "agents_registry.hpp"
+
+namespace stackless {
+
+namespace {
+
+using detail::agent_record;
+using detail::pickle_input_archive;
+using detail::pickle_output_archive;
+
+// The agents of this thread, in the order they must be restored: those blocked on a named
+// channel in the order they are queued there (so that run() re-queues them so), then the
+// others in the order they were made.
+std::vector<std::pair<detail::tasklet_node*, agent_record*>> agents_in_order(
+    const std::vector<detail::named_channel_entry>& channels) {
+  detail::scheduler* here = detail::scheduler::existing();
+  std::vector<std::pair<detail::tasklet_node*, agent_record*>> mine;
+  {
+    detail::agent_table& table = detail::agents();
+    std::lock_guard lock(table.mutex);
+    for (const auto& [node, record] : table.records) {
+      if (node->owner() == here) {
+        mine.emplace_back(const_cast<detail::tasklet_node*>(node), record);
+      }
+    }
+  }
+  std::sort(mine.begin(), mine.end(),
+            [](const auto& a, const auto& b) { return a.first->id < b.first->id; });
+  std::vector<std::pair<detail::tasklet_node*, agent_record*>> ordered;
+  auto take = [&](detail::tasklet_node* t) {
+    auto at = std::find_if(mine.begin(), mine.end(), [&](const auto& p) { return p.first == t; });
+    if (at != mine.end()) {
+      ordered.push_back(*at);
+      mine.erase(at);
+    }
+  };
+  for (const auto& e : channels) {
+    const detail::channel_core& core = *e.channel.core();
+    for (const detail::waiter_queue* q : {&core.senders(), &core.receivers()}) {
+      for (detail::waiter* w = q->front(); w != nullptr; w = q->after(w)) {
+        take(w->tasklet);
+      }
+    }
+  }
+  ordered.insert(ordered.end(), mine.begin(), mine.end());
+  return ordered;
+}
+
+// save_channel writes one named channel: buffered values, and the values of blocked senders
+// that are not agents (agents send theirs again when they run).
+void save_channel(pickle_output_archive& out, const detail::named_channel_entry& e) {
+  detail::channel_core& core = *e.channel.core();
+  std::vector<const detail::waiter*> plain_senders;
+  for (detail::waiter* w = core.senders().front(); w != nullptr; w = core.senders().after(w)) {
+    if (detail::agent_of(w->tasklet) == nullptr) {
+      if (w->sends_exception) {
+        throw pickle_error(
+            "checkpoint: a tasklet is blocked sending an exception on named "
+            "channel \"" +
+            e.name + "\"; exceptions cannot be checkpointed");
+      }
+      plain_senders.push_back(w);
+    }
+  }
+  bytes contents;
+  if (core.buffered() > 0 || !plain_senders.empty()) {
+    if (e.codec == nullptr) {
+      throw pickle_error("checkpoint: named channel \"" + e.name +
+                         "\" holds values of a type without a cereal serialize function");
+    }
+    pickle_output_archive inner(contents);
+    if (core.capacity() > 0) {
+      e.codec->save_buffered(core, inner);
+    }
+    inner(cereal::make_size_tag(static_cast<std::uint64_t>(plain_senders.size())));
+    for (const detail::waiter* w : plain_senders) {
+      e.codec->save_value(w->data, inner);
+    }
+  }
+  out(e.name, std::string(e.type.name()), static_cast<std::uint64_t>(e.capacity), core.closing());
+  out(cereal::make_size_tag(static_cast<std::uint64_t>(contents.size())));
+  out(cereal::binary_data(contents.data(), contents.size()));
+}
+
+std::vector<tasklet> restore_with(std::span<const std::byte> data, const trusted_keys* trusted) {
+  using kind = unpickle_error::kind;
+  const detail::envelope e = detail::open_envelope(data, trusted);
+  detail::require_kind(e, pickle_kind::checkpoint);
+  std::vector<std::pair<std::string, detail::restored_channel>> channels;
+  std::vector<std::unique_ptr<agent_record>> records;
+  try {
+    pickle_input_archive in(e.payload);
+    std::uint64_t channel_count = 0;
+    in(cereal::make_size_tag(channel_count));
+    for (std::uint64_t i = 0; i < channel_count; ++i) {
+      std::string name;
+      detail::restored_channel state;
+      std::uint64_t capacity = 0;
+      in(name, state.type, capacity, state.closing);
+      state.capacity = static_cast<std::size_t>(capacity);
+      std::uint64_t size = 0;
+      in(cereal::make_size_tag(size));
+      state.contents.resize(static_cast<std::size_t>(size));
+      in(cereal::binary_data(state.contents.data(), state.contents.size()));
+      if (name.empty()) {
+        throw unpickle_error(kind::corrupt_payload, "a named channel without a name");
+      }
+      channels.emplace_back(std::move(name), std::move(state));
+    }
+    std::uint64_t agent_count = 0;
+    in(cereal::make_size_tag(agent_count));
+    for (std::uint64_t i = 0; i < agent_count; ++i) {
+      pickle_header header;
+      in(header.type_name, header.type_version);
+      const detail::agent_type_entry& entry = detail::entry_for(header);
+      records.push_back(detail::load_agent(in, entry, header.type_version, nullptr));
+    }
+    if (in.remaining() != 0) {
+      throw unpickle_error(kind::corrupt_payload,
+                           std::to_string(in.remaining()) + " bytes after the last agent");
+    }
+  } catch (const unpickle_error&) {
+    throw;
+  } catch (const std::exception& error) {
+    throw unpickle_error(kind::corrupt_payload,
+                         std::string("the checkpoint does not load: ") + error.what());
+  }
+  // Everything loaded: only now does anything change in the process.
+  for (auto& [name, state] : channels) {
+    detail::restore_named_channel(name, std::move(state));
+  }
+  std::vector<tasklet> agents;
+  agents.reserve(records.size());
+  for (auto& record : records) {
+    agents.push_back(detail::start_agent(std::move(record)));
+  }
+  return agents;
+}
+
+void write_all(int fd, const bytes& data, const std::filesystem::path& path) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      throw std::system_error(errno, std::generic_category(), "checkpoint: " + path.string());
+    }
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace
+
+bytes checkpoint_bytes(const signing_key* key) {
+  if (detail::threads_active()) {
+    throw pickle_error(
+        "checkpoint: a runtime of several threads is running; a consistent cut "
+        "of several threads is not supported yet (checkpoint before run() or "
+        "after it returns)");
+  }
+  const std::vector<detail::named_channel_entry> channels = detail::named_channel_entries();
+  const auto agents = agents_in_order(channels);
+  bytes out;
+  out.reserve(256 + agents.size() * 64);
+  const std::size_t payload = detail::begin_envelope(out, pickle_kind::checkpoint, "", 1, key);
+  {
+    pickle_output_archive archive(out);
+    archive(cereal::make_size_tag(static_cast<std::uint64_t>(channels.size())));
+    for (const auto& e : channels) {
+      save_channel(archive, e);
+    }
+    archive(cereal::make_size_tag(static_cast<std::uint64_t>(agents.size())));
+    for (const auto& [node, record] : agents) {
+      const detail::pickle_point point = detail::check_picklable(node, record, "checkpoint");
+      archive(record->entry->name, record->entry->version);
+      detail::save_agent(archive, *record, point);
+    }
+  }
+  detail::finish_envelope(out, payload, key);
+  return out;
+}
+
+void checkpoint(const std::filesystem::path& path, const signing_key* key) {
+  const bytes data = checkpoint_bytes(key);
+  const std::filesystem::path temp = path.string() + ".tmp";
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw std::system_error(errno, std::generic_category(), "checkpoint: " + temp.string());
+  }
+  try {
+    write_all(fd, data, temp);
+    if (::fsync(fd) != 0) {
+      throw std::system_error(errno, std::generic_category(), "checkpoint: fsync");
+    }
+  } catch (...) {
+    ::close(fd);
+    ::unlink(temp.c_str());
+    throw;
+  }
+  ::close(fd);
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    ::unlink(temp.c_str());
+    throw std::system_error(error, std::generic_category(), "checkpoint: rename");
+  }
+  // The rename itself must reach the disk: flush the folder.
+  const std::filesystem::path folder = path.has_parent_path() ? path.parent_path() : ".";
+  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+}
+
+std::vector<tasklet> restore_bytes(std::span<const std::byte> data) {
+  return restore_with(data, nullptr);
+}
+
+std::vector<tasklet> restore_bytes(std::span<const std::byte> data, const trusted_keys& trusted) {
+  return restore_with(data, &trusted);
+}
+
+bytes read_file_bytes(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    throw std::system_error(errno, std::generic_category(), path.string());
+  }
+  bytes out;
+  std::byte buffer[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      const int error = errno;
+      ::close(fd);
+      throw std::system_error(error, std::generic_category(), path.string());
+    }
+    if (n == 0) {
+      break;
+    }
+    out.insert(out.end(), buffer, buffer + n);
+  }
+  ::close(fd);
+  return out;
+}
+
+std::vector<tasklet> restore(const std::filesystem::path& path) {
+  return restore_bytes(read_file_bytes(path));
+}
+
+std::vector<tasklet> restore(const std::filesystem::path& path, const trusted_keys& trusted) {
+  return restore_bytes(read_file_bytes(path), trusted);
+}
+
+}  // namespace stackless
