@@ -130,8 +130,17 @@ std::vector<tasklet> restore_with(std::span<const std::byte> data, const trusted
     for (std::uint64_t i = 0; i < agent_count; ++i) {
       pickle_header header;
       in(header.type_name, header.type_version);
+      std::uint64_t size = 0;
+      in(cereal::make_size_tag(size));
+      bytes agent(static_cast<std::size_t>(size));
+      in(cereal::binary_data(agent.data(), agent.size()));
       const detail::agent_type_entry& entry = detail::entry_for(header);
-      records.push_back(detail::load_agent(in, entry, header.type_version, nullptr));
+      pickle_input_archive inner(agent);
+      records.push_back(detail::load_agent(inner, entry, header.type_version, nullptr));
+      if (inner.remaining() != 0) {
+        throw unpickle_error(kind::corrupt_payload,
+                             "bytes after the state of an agent \"" + header.type_name + "\"");
+      }
     }
     if (in.remaining() != 0) {
       throw unpickle_error(kind::corrupt_payload,
@@ -192,8 +201,16 @@ bytes checkpoint_bytes(const signing_key* key) {
     archive(cereal::make_size_tag(static_cast<std::uint64_t>(agents.size())));
     for (const auto& [node, record] : agents) {
       const detail::pickle_point point = detail::check_picklable(node, record, "checkpoint");
+      // Each agent's payload is a portable-binary stream of its own, with its length: tools
+      // that do not know the agent types can still walk the checkpoint.
+      bytes agent;
+      {
+        pickle_output_archive inner(agent);
+        detail::save_agent(inner, *record, point);
+      }
       archive(record->entry->name, record->entry->version);
-      detail::save_agent(archive, *record, point);
+      archive(cereal::make_size_tag(static_cast<std::uint64_t>(agent.size())));
+      archive(cereal::binary_data(agent.data(), agent.size()));
     }
   }
   detail::finish_envelope(out, payload, key);

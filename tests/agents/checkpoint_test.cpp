@@ -62,7 +62,8 @@ struct collector {
   task<> run() {
     auto results = named_channel<long>("work.result");
     while (seen < expected) {
-      sum = sum * 31 + co_await results.receive();  // order matters
+      const long v = co_await results.receive();
+      sum = (sum * 31 + v) % 1'000'000'007;  // order matters
       ++seen;
     }
     co_await named_channel<long>("work.total").send(sum);

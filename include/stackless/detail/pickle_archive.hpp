@@ -84,8 +84,10 @@ class pickle_input_archive
       throw unpickle_error(unpickle_error::kind::corrupt_payload,
                            "the payload ends in the middle of a value");
     }
-    std::memcpy(out, data_.data() + position_, size);
-    position_ += size;
+    if (size != 0) {  // an empty string or vector has no storage to copy into
+      std::memcpy(out, data_.data() + position_, size);
+      position_ += size;
+    }
   }
   void load_elements(void* out, std::size_t element_size, std::size_t count) {
     load_binary(out, element_size * count);

@@ -1,7 +1,10 @@
 #include <iostream>
 
+#include <stackless/agent.hpp>
 #include <stackless/debug_server.hpp>
 #include <stackless/io.hpp>
+#include <stackless/mobile_code.hpp>
+#include <stackless/pickle.hpp>
 #include <stackless/pipeline.hpp>
 #include <stackless/stackless.hpp>
 #include <stackless/standard_components.hpp>
@@ -9,6 +12,17 @@
 stackless::tasklet doubler(stackless::channel<int> in, stackless::channel<int> out) {
   co_await out.send(2 * co_await in.receive());
 }
+
+// An agent, pickled and rebuilt through the installed package (cereal, libsodium, libtcc).
+struct greeter {
+  int times = 2;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(times);
+  }
+  stackless::task<> run() { co_return; }
+};
+STACKLESS_AGENT(greeter, "consumer.greeter", 1);
 
 int main() {
   stackless::channel<int> in;
@@ -28,4 +42,14 @@ int main() {
   p.activate();
   stackless::run();
   std::cout << "components: " << kept.values().back() << '\n';
+  auto key = stackless::signing_key::generate();
+  stackless::tasklet agent = stackless::spawn_agent<greeter>();
+  stackless::bytes pickled = stackless::pickle(agent, key);
+  agent.kill().wait();
+  stackless::tasklet back =
+      stackless::unpickle(pickled, stackless::trusted_keys{key.public_part()});
+  std::cout << "agent: " << stackless::agent_state<greeter>(back).times << '\n';
+  stackless::run();
+  auto code = stackless::mobile_code::sign("int three(void) { return 3; }", {"three"}, key);
+  std::cout << "mobile code: " << code.function<int()>("three", {key.public_part()})() << '\n';
 }
