@@ -5,6 +5,7 @@
 //
 //   robots [--robots N] [--width W] [--height H] [--rounds R] [--seed S] [--preemptive K]
 //          [--threads T [--independent]] [--csv]
+//          [--checkpoint FILE --checkpoint-at ROUND] [--restore FILE]
 //
 // --threads T runs the robots on a stackless::runtime of T threads. The arena is split into T
 // bands of rows and the robots into T groups, group k playing in band k on thread k (a
@@ -15,6 +16,14 @@
 // the machine's own speedup for this work, to compare --threads T with (make bench prints it
 // beside B4T).
 // --csv prints B4 of BENCHMARKS.md as CSV (impl,bench,param,metric,value,unit) instead.
+// --checkpoint FILE --checkpoint-at ROUND stops after ROUND rounds, writes the simulation to
+// FILE with stackless::checkpoint(), prints "checkpoint written", and plays on. --restore
+// FILE goes on from such a file (its options replace the command line's): killed at any
+// point after the checkpoint, a restored run prints the same total points. The robots keep
+// their compact frames: the checkpoint holds the world, one agent ("robots.world": the
+// options, the round, the chairs and the points), and each robot is made again at that
+// round, because a robot's state is its id and the round (its random generator after 2R
+// draws is its seed plus 2R steps).
 // --preemptive K drives the scheduler with the watchdog, as the original did with
 // stackless.run(n): run(K) interrupts after K preemption points, main re-inserts the
 // interrupted robot, and a robot plays inside an atomic section so that no interrupt falls
@@ -33,8 +42,11 @@
 #include <thread>
 #include <vector>
 
+#include <cereal/types/vector.hpp>
 #include <unistd.h>
 
+#include <stackless/agent.hpp>
+#include <stackless/checkpoint.hpp>
 #include <stackless/stackless.hpp>
 
 namespace {
@@ -67,6 +79,8 @@ class arena {
     std::atomic_ref<std::uint64_t> word(bits_[cell / 64]);
     return (word.fetch_or(bit, std::memory_order_relaxed) & bit) == 0;
   }
+
+  std::vector<std::uint64_t>& bits() { return bits_; }
 
   std::uint64_t taken() const {
     std::uint64_t n = 0;
@@ -105,6 +119,27 @@ struct options {
   unsigned threads = 1;
   bool independent = false;
   bool csv = false;
+  std::string checkpoint;  // write the simulation here after checkpoint_at rounds
+  std::uint64_t checkpoint_at = 0;
+  std::string restore;  // go on from this checkpoint
+};
+
+// The world, as a checkpoint holds it: an agent that never runs, only carried.
+struct world {
+  std::uint64_t robots = 0;
+  std::uint64_t width = 0;
+  std::uint64_t height = 0;
+  std::uint64_t rounds = 0;
+  std::uint64_t seed = 0;
+  std::uint64_t threads = 1;
+  std::uint64_t round = 0;  // rounds every robot has played
+  std::vector<std::uint64_t> chairs;
+  std::vector<std::uint32_t> points;
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(robots, width, height, rounds, seed, threads, round, chairs, points);
+  }
+  stackless::task<> run() { co_return; }
 };
 
 // What the robots of one group share: the arena, their band of rows, the rules. A robot's
@@ -131,9 +166,10 @@ bool play_round(const group& g, random64& random) {
   return g.shared ? g.field->claim_shared(x, y) : g.field->claim(x, y);
 }
 
-stackless::tasklet robot(const group* g, std::uint64_t id) {
-  random64 random{g->seed * 0x100000001b3ULL + id};
-  for (std::uint64_t round = 0; round < g->rounds; ++round) {
+// A robot that has played `first_round` rounds: its generator has drawn twice a round.
+stackless::tasklet robot(const group* g, std::uint64_t id, std::uint64_t first_round) {
+  random64 random{g->seed * 0x100000001b3ULL + id + 2 * first_round * 0x9e3779b97f4a7c15ULL};
+  for (std::uint64_t round = first_round; round < g->rounds; ++round) {
     if (g->preemptive) {
       co_await stackless::tick();  // thinking: the watchdog may interrupt here
       stackless::atomic playing;   // picking and taking a chair is one step
@@ -146,9 +182,9 @@ stackless::tasklet robot(const group* g, std::uint64_t id) {
 }
 
 // Creates the group's robots on the thread it runs on, so that they start there.
-stackless::tasklet start_group(const group* g) {
+stackless::tasklet start_group(const group* g, std::uint64_t first_round) {
   for (std::uint64_t id = g->first_id; id < g->last_id; ++id) {
-    robot(g, id);
+    robot(g, id, first_round);
   }
   co_return;
 }
@@ -170,7 +206,8 @@ long peak_rss_kib() {
   }
   std::fprintf(stderr,
                "usage: robots [--robots N] [--width W] [--height H] [--rounds R] [--seed S]\n"
-               "              [--preemptive K] [--threads T [--independent]] [--csv]\n");
+               "              [--preemptive K] [--threads T [--independent]] [--csv]\n"
+               "              [--checkpoint FILE --checkpoint-at ROUND] [--restore FILE]\n");
   std::exit(problem != nullptr ? 2 : 0);
 }
 
@@ -218,6 +255,12 @@ options parse(int argc, char** argv) {
       o.seed = number(flag, value, 0);
     } else if (std::strcmp(flag, "--preemptive") == 0) {
       o.preemptive = number(flag, value, 1);
+    } else if (std::strcmp(flag, "--checkpoint") == 0) {
+      o.checkpoint = value;
+    } else if (std::strcmp(flag, "--checkpoint-at") == 0) {
+      o.checkpoint_at = number(flag, value, 1);
+    } else if (std::strcmp(flag, "--restore") == 0) {
+      o.restore = value;
     } else if (std::strcmp(flag, "--threads") == 0) {
       o.threads = static_cast<unsigned>(number(flag, value, 1));
       if (o.threads > 256) {
@@ -244,39 +287,101 @@ options parse(int argc, char** argv) {
   if (o.threads > o.height) {
     usage("--threads: at most one thread per row of the arena");
   }
+  if (o.checkpoint.empty() != (o.checkpoint_at == 0)) {
+    usage("--checkpoint FILE and --checkpoint-at ROUND go together");
+  }
+  if ((!o.checkpoint.empty() || !o.restore.empty()) && (o.preemptive != 0 || o.independent)) {
+    usage(
+        "--checkpoint and --restore work on one thread or a runtime, not with --preemptive or "
+        "--independent");
+  }
+  if (!o.checkpoint.empty() && o.restore.empty() && o.checkpoint_at > o.rounds) {
+    usage("--checkpoint-at: after at most --rounds rounds");
+  }
   return o;
 }
+
+// restore_world reads a checkpoint written by --checkpoint; its options replace `o`'s.
+world restore_world(const std::string& path, options& o) {
+  std::vector<stackless::tasklet> agents = stackless::restore(path);
+  if (agents.size() != 1) {
+    throw std::runtime_error(path + " holds " + std::to_string(agents.size()) +
+                             " agents, not one robots world");
+  }
+  world w = std::move(stackless::agent_state<world>(agents[0]));
+  agents[0].kill().wait();
+  const bool consistent = w.width >= 1 && w.height >= 1 && w.width <= (std::uint64_t{1} << 20) &&
+                          w.height <= (std::uint64_t{1} << 20) && w.threads >= 1 &&
+                          w.threads <= 256 && w.threads <= w.height && w.round <= w.rounds &&
+                          w.points.size() == w.robots &&
+                          w.chairs.size() == (w.width * w.height + 63) / 64;
+  if (!consistent) {
+    throw std::runtime_error(path + " does not hold a consistent robots simulation");
+  }
+  o.robots = w.robots;
+  o.width = w.width;
+  o.height = w.height;
+  o.rounds = w.rounds;
+  o.seed = w.seed;
+  o.threads = static_cast<unsigned>(w.threads);
+  return w;
+}
+
+STACKLESS_AGENT(world, "robots.world", 1);
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const options o = parse(argc, argv);
-  const bool progress = !o.csv && isatty(STDOUT_FILENO) != 0;
+  options o = parse(argc, argv);
   using clock = std::chrono::steady_clock;
 
   const auto setup_start = clock::now();
+  std::optional<world> restored;
+  double restore_ms = 0;
+  if (!o.restore.empty()) {
+    try {
+      restored = restore_world(o.restore, o);
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "robots: --restore %s: %s\n", o.restore.c_str(), error.what());
+      return 2;
+    }
+    restore_ms = std::chrono::duration<double, std::milli>(clock::now() - setup_start).count();
+  }
+  const std::uint64_t start_round = restored ? restored->round : 0;
+  const bool checkpointing =
+      !o.checkpoint.empty() && o.checkpoint_at > start_round && o.checkpoint_at <= o.rounds;
+  const bool progress = !o.csv && !checkpointing && !restored && isatty(STDOUT_FILENO) != 0;
   arena field(o.width, o.height);
   std::vector<std::uint32_t> points(o.robots, 0);
+  if (restored) {
+    field.bits() = std::move(restored->chairs);
+    points = std::move(restored->points);
+  }
   std::optional<stackless::runtime> threads;
   std::vector<group> groups;
   groups.reserve(o.threads);  // robots keep pointers to their group
   for (unsigned k = 0; k < o.threads; ++k) {
     const std::uint64_t first_row = o.height * k / o.threads;
+    // With a checkpoint to write, the robots first play up to it.
     groups.push_back(group{o.robots * k / o.threads, o.robots * (k + 1) / o.threads, &field,
-                           points.data(), o.rounds, o.seed, first_row,
-                           o.height * (k + 1) / o.threads - first_row, o.preemptive != 0,
+                           points.data(), checkpointing ? o.checkpoint_at : o.rounds, o.seed,
+                           first_row, o.height * (k + 1) / o.threads - first_row, o.preemptive != 0,
                            o.threads > 1});
   }
-  if (o.threads > 1 && !o.independent) {
-    threads.emplace(stackless::runtime_options{.threads = o.threads});
-    for (unsigned k = 0; k < o.threads; ++k) {
-      threads->spawn(start_group(&groups[k]), k);
+  // start makes the robots at round `first_round`, on their threads.
+  auto start = [&](std::uint64_t first_round) {
+    if (o.threads > 1 && !o.independent) {
+      threads.emplace(stackless::runtime_options{.threads = o.threads});
+      for (unsigned k = 0; k < o.threads; ++k) {
+        threads->spawn(start_group(&groups[k], first_round), k);
+      }
+    } else if (o.threads == 1) {
+      for (std::uint64_t id = 0; id < o.robots; ++id) {
+        robot(&groups[0], id, first_round);
+      }
     }
-  } else if (o.threads == 1) {
-    for (std::uint64_t id = 0; id < o.robots; ++id) {
-      robot(&groups[0], id);
-    }
-  }
+  };
+  start(start_round);
   const auto sim_start = clock::now();
 
   std::uint64_t interrupts = 0;
@@ -284,7 +389,7 @@ int main(int argc, char** argv) {
     threads->run();  // the robots are created on their threads, then play there
   } else if (o.independent) {
     auto play_group = [&](unsigned k) {
-      start_group(&groups[k]);
+      start_group(&groups[k], 0);
       stackless::run();  // this thread's own scheduler
     };
     std::vector<std::thread> others;
@@ -314,6 +419,60 @@ int main(int argc, char** argv) {
     std::printf("\n");
   } else {
     stackless::run();
+  }
+
+  double checkpoint_ms = 0;
+  double raw_write_ms = 0;
+  std::size_t checkpoint_bytes = 0;
+  if (checkpointing) {
+    // Every robot has played checkpoint_at rounds and ended; the runtime, if any, ends too,
+    // so that the checkpoint is of one quiet thread. The world goes into an agent for the
+    // checkpoint and comes back out of it (moved, not copied).
+    threads.reset();
+    const auto checkpoint_start = clock::now();
+    stackless::tasklet carrier = stackless::spawn_agent<world>(
+        world{o.robots, o.width, o.height, o.rounds, o.seed, o.threads, o.checkpoint_at,
+              std::move(field.bits()), std::move(points)});
+    try {
+      stackless::checkpoint(o.checkpoint);
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "robots: --checkpoint %s: %s\n", o.checkpoint.c_str(), error.what());
+      return 2;
+    }
+    field.bits() = std::move(stackless::agent_state<world>(carrier).chairs);
+    points = std::move(stackless::agent_state<world>(carrier).points);
+    carrier.kill().wait();
+    checkpoint_ms =
+        std::chrono::duration<double, std::milli>(clock::now() - checkpoint_start).count();
+    if (o.csv) {
+      // B13's floor: the same bytes with one write() and one fsync().
+      const stackless::bytes same = stackless::read_file_bytes(o.checkpoint);
+      checkpoint_bytes = same.size();
+      const std::string raw = o.checkpoint + ".raw";
+      const auto raw_start = clock::now();
+      std::FILE* f = std::fopen(raw.c_str(), "wb");
+      if (f == nullptr || ::write(fileno(f), same.data(), same.size()) < 0 ||
+          ::fsync(fileno(f)) != 0) {
+        std::perror("robots: raw write");
+        return 2;
+      }
+      std::fclose(f);
+      raw_write_ms = std::chrono::duration<double, std::milli>(clock::now() - raw_start).count();
+      std::remove(raw.c_str());
+    } else {
+      std::printf("checkpoint written: %s after round %llu\n", o.checkpoint.c_str(),
+                  static_cast<unsigned long long>(o.checkpoint_at));
+      std::fflush(stdout);
+    }
+    for (group& g : groups) {
+      g.rounds = o.rounds;
+    }
+    start(o.checkpoint_at);
+    if (threads) {
+      threads->run();
+    } else {
+      stackless::run();
+    }
   }
   const auto sim_stop = clock::now();
 
@@ -352,6 +511,16 @@ int main(int argc, char** argv) {
     std::printf("%s,%s,%llu,peak_rss,%.1f,MiB\n", impl, bench, n, peak_rss_kib() / 1024.0);
     std::printf("%s,%s,%llu,points,%llu,points\n", impl, bench, n,
                 static_cast<unsigned long long>(total));
+    if (checkpointing) {
+      // B13: the checkpoint of this simulation beside one write() of the same bytes.
+      std::printf("%s,B13,%llu,checkpoint,%.1f,ms\n", impl, n, checkpoint_ms);
+      std::printf("%s,B13,%llu,write_same_bytes,%.1f,ms\n", impl, n, raw_write_ms);
+      std::printf("%s,B13,%llu,bytes_per_robot,%.1f,B\n", impl, n,
+                  static_cast<double>(checkpoint_bytes) / static_cast<double>(o.robots));
+    }
+    if (restored) {
+      std::printf("%s,B13,%llu,restore,%.1f,ms\n", impl, n, restore_ms);
+    }
     return 0;
   }
   std::printf("robots %llu, arena %llux%llu, rounds %llu, seed %llu\n",
