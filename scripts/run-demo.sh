@@ -14,3 +14,7 @@ done
 # run on its own source.
 echo "=== pipeline (grep co_await examples/pipeline.cpp)"
 "$build/examples/pipeline" "$(dirname "$0")/../examples/pipeline.cpp" co_await
+# Agents: a signed C kernel travels to three sites as bytes, is compiled there with TCC, and
+# brings the total home; a tampered copy is refused.
+echo "=== mobile_agent"
+"$build/examples/mobile_agent"
