@@ -1,5 +1,5 @@
 // B16 pipeline and B17 fan-out (issue 14): components beside the same work written with bare
-// channels (the floor, impl "channels"). Prints CSV.
+// channels (the floor, impl "floor"). Prints CSV.
 //
 // B16: 10 components in a pipeline (a source, 8 stages that add one, a counting sink), 64
 //      messages per inbox; 1,000,000 ints; ns per message per link (9 links).
@@ -140,7 +140,7 @@ void b16_floor(std::uint64_t messages) {
   stackless::run();
   const double ns = ns_since(start);
   check(received, messages, "b16 floor");
-  std::printf("channels,B16,10,message_link,%.2f,ns\n", ns / static_cast<double>(messages) / 9);
+  std::printf("floor,B16,10,message_link,%.2f,ns\n", ns / static_cast<double>(messages) / 9);
 }
 
 // --- B17 fan-out ------------------------------------------------------------------------------
@@ -209,7 +209,7 @@ void b17_floor(int subscribers, std::uint64_t messages) {
     delivered += r;
   }
   check(delivered, messages * static_cast<std::uint64_t>(subscribers), "b17 floor");
-  std::printf("channels,B17,%d,throughput,%.0f,deliveries/s\n", subscribers,
+  std::printf("floor,B17,%d,throughput,%.0f,deliveries/s\n", subscribers,
               static_cast<double>(delivered) / ns * 1e9);
 }
 

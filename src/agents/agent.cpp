@@ -149,25 +149,27 @@ agent_record* agent_of(const tasklet_node* t) noexcept {
 }
 
 pickle_point check_picklable(tasklet_node* t, agent_record* record, const char* what) {
-  const std::string who = std::string(what) + ": tasklet #" + std::to_string(t->id);
+  // The message is made only when it is needed: pickling is on the path of every move.
+  const auto who = [&] { return std::string(what) + ": tasklet #" + std::to_string(t->id); };
   if (record == nullptr) {
-    throw pickle_error(who + " is not a live agent (only agents can be pickled: STACKLESS_AGENT)");
+    throw pickle_error(who() +
+                       " is not a live agent (only agents can be pickled: STACKLESS_AGENT)");
   }
   scheduler* here = scheduler::existing();
   if (t->owner() != here) {
-    throw pickle_error(who + " belongs to another thread (pickle it there) or has finished");
+    throw pickle_error(who() + " belongs to another thread (pickle it there) or has finished");
   }
   if (!t->alive) {
-    throw pickle_error(who + " has finished");
+    throw pickle_error(who() + " has finished");
   }
   if (t == here->running()) {
-    throw pickle_error(who + " is the current tasklet, which cannot pickle itself (PK-4)");
+    throw pickle_error(who() + " is the current tasklet, which cannot pickle itself (PK-4)");
   }
   if (record->in_transit) {
-    throw pickle_error(who + " is being moved (migrate_out) and not yet committed or cancelled");
+    throw pickle_error(who() + " is being moved (migrate_out) and not yet committed or cancelled");
   }
   if (t->bomb != nullptr || record->restarting) {
-    throw pickle_error(who + " has an exception pending (killed, or thrown to)");
+    throw pickle_error(who() + " has an exception pending (killed, or thrown to)");
   }
   pickle_point point;
   if (!record->started) {
@@ -179,13 +181,13 @@ pickle_point check_picklable(tasklet_node* t, agent_record* record, const char* 
     for (waiter* w = t->waiting; w != nullptr; w = w->next_case) {
       std::string name = name_of_named(w->channel);
       if (name.empty()) {
-        throw pickle_error(who + " is blocked on channel #" + std::to_string(w->channel->id()) +
+        throw pickle_error(who() + " is blocked on channel #" + std::to_string(w->channel->id()) +
                            ", which has no name: only named channels survive a move");
       }
       point.pending.push_back({std::move(name), static_cast<std::int8_t>(w->dir)});
     }
   } else {
-    throw pickle_error(who +
+    throw pickle_error(who() +
                        " is not at a pickle point: agents are pickled before they start, while "
                        "blocked on named channels, or at co_await safe_point()");
   }

@@ -27,8 +27,10 @@ struct envelope {
 /// where the payload starts. runtime_error for a name longer than 255 bytes.
 std::size_t begin_envelope(bytes& out, pickle_kind kind, std::string_view name,
                            std::uint32_t version, const signing_key* key);
-/// finish_envelope writes the payload size and, with a key, appends the signature.
-void finish_envelope(bytes& out, std::size_t payload_start, const signing_key* key);
+/// finish_envelope writes the payload size and, with a key, appends the signature. The size
+/// is what follows payload_start in `out`, unless given (parts of it written elsewhere).
+void finish_envelope(bytes& out, std::size_t payload_start, const signing_key* key,
+                     std::optional<std::uint64_t> payload_size = std::nullopt);
 /// open_envelope checks the header and the signature of `data` and returns it; with
 /// `trusted`, a signature by one of those keys is required. unpickle_error otherwise.
 envelope open_envelope(std::span<const std::byte> data, const trusted_keys* trusted);

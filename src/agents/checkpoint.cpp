@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <system_error>
 
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <stackless/checkpoint.hpp>
@@ -64,9 +67,9 @@ std::vector<std::pair<detail::tasklet_node*, agent_record*>> agents_in_order(
   return ordered;
 }
 
-// save_channel writes one named channel: buffered values, and the values of blocked senders
-// that are not agents (agents send theirs again when they run).
-void save_channel(pickle_output_archive& out, const detail::named_channel_entry& e) {
+// channel_contents: the values of one named channel: buffered values, and the values of
+// blocked senders that are not agents (agents send theirs again when they run).
+bytes channel_contents(const detail::named_channel_entry& e) {
   detail::channel_core& core = *e.channel.core();
   std::vector<const detail::waiter*> plain_senders;
   for (detail::waiter* w = core.senders().front(); w != nullptr; w = core.senders().after(w)) {
@@ -95,9 +98,49 @@ void save_channel(pickle_output_archive& out, const detail::named_channel_entry&
       e.codec->save_value(w->data, inner);
     }
   }
-  out(e.name, std::string(e.type.name()), static_cast<std::uint64_t>(e.capacity), core.closing());
-  out(cereal::make_size_tag(static_cast<std::uint64_t>(contents.size())));
-  out(cereal::binary_data(contents.data(), contents.size()));
+  return contents;
+}
+
+// What a checkpoint saves, gathered (and checked) before a byte is written.
+struct checkpoint_plan {
+  std::vector<detail::named_channel_entry> channels;
+  std::vector<bytes> contents;  // per channel
+  std::vector<std::pair<detail::tasklet_node*, agent_record*>> agents;
+  std::vector<detail::pickle_point> points;  // per agent
+  std::vector<std::size_t> agent_sizes;      // per agent, from the counting pass
+};
+
+// write_payload writes the checkpoint's payload into `archive`, or, when `out` is null
+// (a counting archive), measures it and each agent's part.
+void write_payload(pickle_output_archive& archive, checkpoint_plan& plan, bytes* out) {
+  archive(cereal::make_size_tag(static_cast<std::uint64_t>(plan.channels.size())));
+  for (std::size_t i = 0; i < plan.channels.size(); ++i) {
+    const detail::named_channel_entry& e = plan.channels[i];
+    const bytes& contents = plan.contents[i];
+    archive(e.name, std::string(e.type.name()), static_cast<std::uint64_t>(e.capacity),
+            e.channel.core()->closing());
+    archive(cereal::make_size_tag(static_cast<std::uint64_t>(contents.size())));
+    archive(cereal::binary_data(contents.data(), contents.size()));
+  }
+  archive(cereal::make_size_tag(static_cast<std::uint64_t>(plan.agents.size())));
+  for (std::size_t i = 0; i < plan.agents.size(); ++i) {
+    // Each agent's payload is a portable-binary stream of its own, with its length: tools
+    // that do not know the agent types can still walk the checkpoint.
+    const agent_record& record = *plan.agents[i].second;
+    archive(record.entry->name, record.entry->version);
+    if (out == nullptr) {
+      pickle_output_archive inner(pickle_output_archive::counting{});
+      detail::save_agent(inner, record, plan.points[i]);
+      plan.agent_sizes.push_back(inner.counted());
+      archive(cereal::make_size_tag(static_cast<std::uint64_t>(inner.counted())));
+      archive.save_binary(nullptr, inner.counted());
+    } else {
+      archive(cereal::make_size_tag(static_cast<std::uint64_t>(plan.agent_sizes[i])));
+      pickle_output_archive inner(*out);  // appends to the same bytes, right here
+      inner.scatter(archive.scatter_blocks());
+      detail::save_agent(inner, record, plan.points[i]);
+    }
+  }
 }
 
 std::vector<tasklet> restore_with(std::span<const std::byte> data, const trusted_keys* trusted) {
@@ -132,10 +175,9 @@ std::vector<tasklet> restore_with(std::span<const std::byte> data, const trusted
       in(header.type_name, header.type_version);
       std::uint64_t size = 0;
       in(cereal::make_size_tag(size));
-      bytes agent(static_cast<std::size_t>(size));
-      in(cereal::binary_data(agent.data(), agent.size()));
+      const std::span<const std::byte> agent = in.take(static_cast<std::size_t>(size));
       const detail::agent_type_entry& entry = detail::entry_for(header);
-      pickle_input_archive inner(agent);
+      pickle_input_archive inner(agent);  // read in place
       records.push_back(detail::load_agent(inner, entry, header.type_version, nullptr));
       if (inner.remaining() != 0) {
         throw unpickle_error(kind::corrupt_payload,
@@ -164,68 +206,104 @@ std::vector<tasklet> restore_with(std::span<const std::byte> data, const trusted
   return agents;
 }
 
-void write_all(int fd, const bytes& data, const std::filesystem::path& path) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+}  // namespace
+
+namespace {
+
+// build_checkpoint gathers, checks, measures and writes the checkpoint. With `blocks`, large
+// blocks of the agents' states are not copied but recorded there (unsigned checkpoints only).
+bytes build_checkpoint(const signing_key* key,
+                       std::vector<pickle_output_archive::external_block>* blocks) {
+  if (detail::threads_active()) {
+    throw pickle_error(
+        "checkpoint: a runtime of several threads is running; a consistent cut "
+        "of several threads is not supported yet (checkpoint before the runtime "
+        "starts or after it is shut down)");
+  }
+  checkpoint_plan plan;
+  plan.channels = detail::named_channel_entries();
+  for (const auto& e : plan.channels) {
+    plan.contents.push_back(channel_contents(e));
+  }
+  plan.agents = agents_in_order(plan.channels);
+  for (const auto& [node, record] : plan.agents) {
+    plan.points.push_back(detail::check_picklable(node, record, "checkpoint"));
+  }
+  // Measured first, so that the bytes are allocated once: a checkpoint can be large (a
+  // simulation's world), and growing a vector copies it again at every doubling.
+  std::size_t payload_size = 0;
+  {
+    pickle_output_archive counter(pickle_output_archive::counting{});
+    write_payload(counter, plan, nullptr);
+    payload_size = counter.counted();
+  }
+  bytes out;
+  out.reserve(64 + (blocks != nullptr ? 4096 : payload_size) + public_key::size +
+              public_key::signature_size);
+  const std::size_t payload = detail::begin_envelope(out, pickle_kind::checkpoint, "", 1, key);
+  {
+    pickle_output_archive archive(out);
+    archive.scatter(blocks);
+    write_payload(archive, plan, &out);
+  }
+  detail::finish_envelope(out, payload, key, payload_size);
+  return out;
+}
+
+// write_scattered writes `out` with `blocks` spliced in at their offsets, with writev().
+void write_scattered(int fd, const bytes& out,
+                     const std::vector<pickle_output_archive::external_block>& blocks,
+                     const std::filesystem::path& path) {
+  std::vector<iovec> parts;
+  std::size_t at = 0;
+  for (const auto& block : blocks) {
+    if (block.offset > at) {
+      parts.push_back({const_cast<std::byte*>(out.data() + at), block.offset - at});
+    }
+    parts.push_back({const_cast<std::byte*>(block.data), block.size});
+    at = block.offset;
+  }
+  if (out.size() > at) {
+    parts.push_back({const_cast<std::byte*>(out.data() + at), out.size() - at});
+  }
+  std::size_t first = 0;
+  while (first < parts.size()) {
+    const int count = static_cast<int>(std::min<std::size_t>(parts.size() - first, IOV_MAX));
+    const ssize_t n = ::writev(fd, parts.data() + first, count);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
       }
       throw std::system_error(errno, std::generic_category(), "checkpoint: " + path.string());
     }
-    done += static_cast<std::size_t>(n);
+    auto left = static_cast<std::size_t>(n);
+    while (first < parts.size() && left >= parts[first].iov_len) {
+      left -= parts[first].iov_len;
+      ++first;
+    }
+    if (left > 0) {  // a short write: the rest of this part next time
+      parts[first].iov_base = static_cast<char*>(parts[first].iov_base) + left;
+      parts[first].iov_len -= left;
+    }
   }
 }
 
 }  // namespace
 
-bytes checkpoint_bytes(const signing_key* key) {
-  if (detail::threads_active()) {
-    throw pickle_error(
-        "checkpoint: a runtime of several threads is running; a consistent cut "
-        "of several threads is not supported yet (checkpoint before run() or "
-        "after it returns)");
-  }
-  const std::vector<detail::named_channel_entry> channels = detail::named_channel_entries();
-  const auto agents = agents_in_order(channels);
-  bytes out;
-  out.reserve(256 + agents.size() * 64);
-  const std::size_t payload = detail::begin_envelope(out, pickle_kind::checkpoint, "", 1, key);
-  {
-    pickle_output_archive archive(out);
-    archive(cereal::make_size_tag(static_cast<std::uint64_t>(channels.size())));
-    for (const auto& e : channels) {
-      save_channel(archive, e);
-    }
-    archive(cereal::make_size_tag(static_cast<std::uint64_t>(agents.size())));
-    for (const auto& [node, record] : agents) {
-      const detail::pickle_point point = detail::check_picklable(node, record, "checkpoint");
-      // Each agent's payload is a portable-binary stream of its own, with its length: tools
-      // that do not know the agent types can still walk the checkpoint.
-      bytes agent;
-      {
-        pickle_output_archive inner(agent);
-        detail::save_agent(inner, *record, point);
-      }
-      archive(record->entry->name, record->entry->version);
-      archive(cereal::make_size_tag(static_cast<std::uint64_t>(agent.size())));
-      archive(cereal::binary_data(agent.data(), agent.size()));
-    }
-  }
-  detail::finish_envelope(out, payload, key);
-  return out;
-}
+bytes checkpoint_bytes(const signing_key* key) { return build_checkpoint(key, nullptr); }
 
 void checkpoint(const std::filesystem::path& path, const signing_key* key) {
-  const bytes data = checkpoint_bytes(key);
+  // Unsigned, the large blocks of the states go from where they are straight to the file;
+  // signed, the signature needs every byte in one place first.
+  std::vector<pickle_output_archive::external_block> blocks;
+  const bytes data = build_checkpoint(key, key == nullptr ? &blocks : nullptr);
   const std::filesystem::path temp = path.string() + ".tmp";
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     throw std::system_error(errno, std::generic_category(), "checkpoint: " + temp.string());
   }
   try {
-    write_all(fd, data, temp);
+    write_scattered(fd, data, blocks, temp);
     if (::fsync(fd) != 0) {
       throw std::system_error(errno, std::generic_category(), "checkpoint: fsync");
     }
@@ -262,10 +340,16 @@ bytes read_file_bytes(const std::filesystem::path& path) {
   if (fd < 0) {
     throw std::system_error(errno, std::generic_category(), path.string());
   }
-  bytes out;
-  std::byte buffer[65536];
+  // Read straight into a buffer of the file's size (grown if the file grows meanwhile).
+  struct stat info {};
+  bytes out(::fstat(fd, &info) == 0 && info.st_size > 0 ? static_cast<std::size_t>(info.st_size)
+                                                        : 0);
+  std::size_t filled = 0;
   for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (filled == out.size()) {
+      out.resize(out.size() + 65536);
+    }
+    const ssize_t n = ::read(fd, out.data() + filled, out.size() - filled);
     if (n < 0 && errno == EINTR) {
       continue;
     }
@@ -277,9 +361,10 @@ bytes read_file_bytes(const std::filesystem::path& path) {
     if (n == 0) {
       break;
     }
-    out.insert(out.end(), buffer, buffer + n);
+    filled += static_cast<std::size_t>(n);
   }
   ::close(fd);
+  out.resize(filled);
   return out;
 }
 

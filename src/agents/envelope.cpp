@@ -58,8 +58,9 @@ std::size_t begin_envelope(bytes& out, pickle_kind kind, std::string_view name,
   return out.size();
 }
 
-void finish_envelope(bytes& out, std::size_t payload_start, const signing_key* key) {
-  const std::uint64_t size = out.size() - payload_start;
+void finish_envelope(bytes& out, std::size_t payload_start, const signing_key* key,
+                     std::optional<std::uint64_t> payload_size) {
+  const std::uint64_t size = payload_size.value_or(out.size() - payload_start);
   const std::size_t size_at = payload_start - 8 - (key != nullptr ? public_key::size : 0);
   for (std::size_t i = 0; i < 8; ++i) {
     out[size_at + i] = static_cast<std::byte>((size >> (8 * i)) & 0xff);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -229,6 +230,41 @@ TEST_F(Checkpoint, EveryPrefixAndFlippedByteIsRefusedWhole) {
   }
   EXPECT_EQ(stackless::snapshot().tasklets.size(), 1u);  // nothing was started
   EXPECT_TRUE(stackless::named_channel_names().empty());
+}
+
+// A state with large blocks: checkpoint() writes them from where they are (writev), and the
+// file must hold exactly the bytes checkpoint_bytes() makes.
+struct big_state {
+  std::vector<std::uint64_t> words;
+  std::string tail = "end";
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(words, tail);
+  }
+  task<> run() { co_return; }
+};
+STACKLESS_AGENT(big_state, "test.big_state", 1);
+
+TEST_F(Checkpoint, LargeBlocksWrittenInPlaceMakeTheSameFile) {
+  std::vector<tasklet> agents;
+  for (int k = 0; k < 3; ++k) {
+    big_state b;
+    b.words.resize(static_cast<std::size_t>(20000 + k * 7));
+    for (std::size_t i = 0; i < b.words.size(); ++i) b.words[i] = i * 2654435761u + k;
+    agents.push_back(stackless::spawn_agent<big_state>(std::move(b)));
+  }
+  named_channel<int>("between", 2).send(1).wait();
+  const auto path = folder_ / "big.ckpt";
+  stackless::checkpoint(path);
+  EXPECT_EQ(stackless::read_file_bytes(path), stackless::checkpoint_bytes());
+  kill_all();
+  std::vector<tasklet> back = stackless::restore(path);
+  ASSERT_EQ(back.size(), 3u);
+  EXPECT_EQ(stackless::agent_state<big_state>(back[2]).words.size(), 20014u);
+  EXPECT_EQ(stackless::agent_state<big_state>(back[2]).words[777],
+            std::uint64_t{777} * 2654435761u + 2);
+  EXPECT_EQ(stackless::agent_state<big_state>(back[1]).tail, "end");
+  stackless::run();
 }
 
 TEST_F(Checkpoint, APickleIsNotACheckpoint) {

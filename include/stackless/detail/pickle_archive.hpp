@@ -24,37 +24,75 @@
 
 namespace stackless::detail {
 
-/// Writes cereal's portable-binary layout into a byte vector.
+/// Writes cereal's portable-binary layout into a byte vector, or only counts the bytes it
+/// would write (a checkpoint measures first, so that its buffer is allocated once).
 class pickle_output_archive
     : public cereal::OutputArchive<pickle_output_archive, cereal::AllowEmptyClassElision> {
  public:
   explicit pickle_output_archive(std::vector<std::byte>& out)
       : cereal::OutputArchive<pickle_output_archive, cereal::AllowEmptyClassElision>(this),
-        out_(out) {
+        out_(&out) {
     const std::uint8_t little_endian = 1;
     save_binary(&little_endian, 1);
   }
+  /// A counting archive: it writes nothing; size() is what it would have written.
+  struct counting {};
+  explicit pickle_output_archive(counting)
+      : cereal::OutputArchive<pickle_output_archive, cereal::AllowEmptyClassElision>(this) {
+    counted_ = 1;
+  }
+
+  /// A block of bytes left where it is instead of copied (scatter mode): it belongs at
+  /// `offset` of the output, and must stay unchanged until the output is written.
+  struct external_block {
+    std::size_t offset;
+    const std::byte* data;
+    std::size_t size;
+  };
+  /// scatter: from now on, blocks of at least `threshold` bytes are recorded in `blocks`
+  /// instead of copied (a checkpoint written with writev() copies a simulation's world once,
+  /// into the file, instead of twice).
+  void scatter(std::vector<external_block>* blocks, std::size_t threshold = 1 << 16) noexcept {
+    blocks_ = blocks;
+    threshold_ = threshold;
+  }
+  std::vector<external_block>* scatter_blocks() const noexcept { return blocks_; }
 
   void save_binary(const void* data, std::size_t size) {
+    if (out_ == nullptr) {
+      counted_ += size;
+      return;
+    }
     const auto* bytes = static_cast<const std::byte*>(data);
-    out_.insert(out_.end(), bytes, bytes + size);
+    if (blocks_ != nullptr && size >= threshold_) {
+      blocks_->push_back({out_->size(), bytes, size});
+      return;
+    }
+    out_->insert(out_->end(), bytes, bytes + size);
   }
+  /// counted: for a counting archive, the bytes it would have written, its flag byte included.
+  std::size_t counted() const noexcept { return counted_; }
   /// save_elements writes `count` numbers of `element_size` bytes, little-endian.
   void save_elements(const void* data, std::size_t element_size, std::size_t count) {
     if constexpr (std::endian::native == std::endian::little) {
       save_binary(data, element_size * count);
+    } else if (out_ == nullptr) {
+      counted_ += element_size * count;
     } else {
       const auto* bytes = static_cast<const std::byte*>(data);
       for (std::size_t i = 0; i < count; ++i) {
         for (std::size_t j = element_size; j > 0; --j) {
-          out_.push_back(bytes[i * element_size + j - 1]);
+          out_->push_back(bytes[i * element_size + j - 1]);
         }
       }
     }
   }
 
  private:
-  std::vector<std::byte>& out_;
+  std::vector<std::byte>* out_ = nullptr;
+  std::size_t counted_ = 0;
+  std::vector<external_block>* blocks_ = nullptr;
+  std::size_t threshold_ = 0;
 };
 
 /// Reads cereal's portable-binary layout from a span, checking every size against what is
@@ -77,6 +115,16 @@ class pickle_input_archive
   }
 
   std::size_t remaining() const noexcept { return data_.size() - position_; }
+  /// take: the next `size` bytes, skipped (a nested stream read in place).
+  std::span<const std::byte> take(std::size_t size) {
+    if (size > remaining()) {
+      throw unpickle_error(unpickle_error::kind::corrupt_payload,
+                           "the payload ends in the middle of a value");
+    }
+    const std::span<const std::byte> part = data_.subspan(position_, size);
+    position_ += size;
+    return part;
+  }
   std::size_t position() const noexcept { return position_; }
 
   void load_binary(void* out, std::size_t size) {
