@@ -4,7 +4,8 @@
 # ratios peer/stackless (> 1: stackless is faster or smaller; for throughput and speedup,
 # stackless/peer). Writes every run to bench/results/runs.csv and the medians to
 # bench/results/medians.csv, plus a chart (bench/results/ratios.png) when gnuplot is
-# installed. Go (golang-go), Boost.Fiber (libboost-fiber-dev) and gnuplot are installed
+# installed. Go (golang-go), Boost.Fiber (libboost-fiber-dev), Boost.Serialization
+# (libboost-serialization-dev, B12's peer) and gnuplot are installed
 # when missing and we are root; otherwise those peers are skipped with a note.
 #   bench/run.sh [--runs N] [--smoke]
 set -euo pipefail
@@ -20,7 +21,7 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$(id -u)" -eq 0 ]; then
-  for pkg in golang-go libboost-fiber-dev gnuplot-nox; do
+  for pkg in golang-go libboost-fiber-dev libboost-serialization-dev gnuplot-nox; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null 2>&1 ||
       echo "note: could not install $pkg"
@@ -38,9 +39,18 @@ record() { grep -v '^impl,' >>"$results/runs.csv"; }
 
 for _ in $(seq "$runs"); do
   for program in b1_spawn_idle b2_ping_pong b3_ring b5_select b7_two_cores b8_cross_thread \
-    b9_idle b11_timers b16_b17_components; do
+    b9_idle b11_timers b16_b17_components b12_pickle; do
     "$bin/$program" $smoke | record
   done
+  if [ -x "$bin/b12_boost" ]; then
+    "$bin/b12_boost" $smoke | record
+  fi
+  # B13: the robots' checkpoint beside one write() of the same bytes (impl floor).
+  build/release/examples/robots --csv --checkpoint "$results/b13.ckpt" --checkpoint-at 5 \
+    $([ -n "$smoke" ] && echo "--robots 1000" || true) | grep ',B13,' |
+    sed 's/^stackless,B13,\([0-9]*\),write_same_bytes,/floor,B13,\1,checkpoint,/' | record
+  build/release/examples/robots --csv --restore "$results/b13.ckpt" | grep ',B13,' | record
+  rm -f "$results/b13.ckpt"
   build/release/examples/memory_table --csv | record
   build/release/examples/robots --csv $([ -n "$smoke" ] && echo "--robots 1000" || true) | record
   build/release/examples/robots --csv --threads 2 \
@@ -119,9 +129,9 @@ awk -F, 'NR > 1 { key = $1 "," $2 "," $3 "," $4 "," $6; v[key] = v[key] " " $5 }
   }' "$results/runs.csv" | sort -t, -k2,2 -k3,3n -k4,4 -k1,1 >"$results/medians.csv"
 
 echo
-printf "%-4s %-8s %-18s %11s %11s %7s %11s %7s %11s %7s %11s %7s %11s %7s  %s\n" \
+printf "%-4s %-8s %-18s %11s %11s %7s %11s %7s %11s %7s %11s %7s %11s %7s %11s %7s  %s\n" \
   bench param metric stackless go go/us fiber fiber/us threads thr/us asio asio/us \
-  floor floor/us unit
+  boost_ser bser/us floor floor/us unit
 awk -F, '{ val[$1 "," $2 "," $3 "," $4] = $5; unit[$2 "," $3 "," $4] = $6; keys[$2 "," $3 "," $4] = 1 }
   function ratio(ours, peer, metric) {
     if (ours == "" || peer == "" || ours <= 0 || peer <= 0) return "-"
@@ -133,8 +143,9 @@ awk -F, '{ val[$1 "," $2 "," $3 "," $4] = $5; unit[$2 "," $3 "," $4] = $6; keys[
       split(k, f, ",")
       ours = val["stackless," k]
       printf "%-4s %-8s %-18s %11s", f[1], f[2], f[3], show(ours)
-      # floor: the same work on bare channels ("channels"), for B16 and B17 components
-      n = split("go boost_fiber threads asio channels", peers, " ")
+      # floor: the same work without the library (bare channels for B16/B17, memcpy for B12,
+      # one write() for B13, g++ for MC); boost_ser: Boost.Serialization for B12
+      n = split("go boost_fiber threads asio boost_ser floor", peers, " ")
       for (i = 1; i <= n; i++) {
         peer = val[peers[i] "," k]
         printf " %11s %7s", show(peer), ratio(ours, peer, f[3])

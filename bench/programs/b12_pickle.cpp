@@ -171,7 +171,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("stackless,MC,%d,compile,%.2f,ms\n", compiles, compile_ms);
-  std::printf("stackless,MC,30,fib,%.2f,ms\n", tcc_ms);
-  std::printf("floor,MC,30,fib,%.2f,ms\n", native_ms);
+  std::printf("stackless,MC,%d,fib,%.2f,ms\n", static_cast<int>(n), tcc_ms);
+  std::printf("floor,MC,%d,fib,%.2f,ms\n", static_cast<int>(n), native_ms);
   return 0;
 }

@@ -11,7 +11,9 @@
 /// values of tasklets that are not agents but were blocked sending on it) and each agent
 /// (as pickle() would write it). Restored agents are scheduled in an order that re-queues
 /// those blocked on the same channel as they were queued. Channels are filled when the
-/// restoring program first names them (their element type is known only then).
+/// restoring program first names them (their element type is known only then); a restored
+/// sender that is not an agent is a new tasklet that sends the value, and a closed channel
+/// that had such senders closes again once they have queued (at the scheduler's next pass).
 
 #include <filesystem>
 #include <span>

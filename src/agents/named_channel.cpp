@@ -31,6 +31,14 @@ namespace detail {
 
 namespace {
 
+// close_after_senders closes a restored channel once the senders restored before it have
+// queued their values: a closing channel keeps its blocked senders (A5), so they must be in
+// its queue before it closes, or their sends would fail.
+tasklet close_after_senders(any_channel channel) {
+  channel.close();
+  co_return;
+}
+
 // apply fills channel `e` with restored `state` (contents: a portable-binary stream of the
 // buffered values, then a count and the values of senders that were blocked).
 void apply(const named_channel_entry& e, const restored_channel& state) {
@@ -61,6 +69,10 @@ void apply(const named_channel_entry& e, const restored_channel& state) {
       }
       if (in.remaining() != 0) {
         throw unpickle_error(kind::corrupt_payload, "bytes after a named channel's values");
+      }
+      if (state.closing && senders > 0) {
+        close_after_senders(e.channel);  // runs after the senders (the run queue is FIFO)
+        return;
       }
     } catch (const unpickle_error&) {
       throw;

@@ -171,6 +171,27 @@ TEST_F(Checkpoint, BufferedValuesClosedChannelsAndPlainSendersSurvive) {
   stackless::run();
 }
 
+TEST_F(Checkpoint, SendersBlockedOnAClosedChannelAreStillThereAfterRestore) {
+  auto closing = named_channel<int>("closing");
+  [](stackless::channel<int> ch) -> tasklet { co_await ch.send(1); }(closing);
+  [](stackless::channel<int> ch) -> tasklet { co_await ch.send(2); }(closing);
+  stackless::run();  // both block
+  closing.close();   // closing: the queued senders can still be received (A5)
+  const bytes saved = stackless::checkpoint_bytes();
+  kill_all();
+  closing = {};
+  stackless::restore_bytes(saved);
+  auto back = named_channel<int>("closing");
+  stackless::run();  // the restored senders queue again, then the channel closes
+  EXPECT_TRUE(back.closing());
+  EXPECT_EQ(back.balance(), 2);
+  EXPECT_EQ(back.receive().wait(), 1);
+  EXPECT_EQ(back.receive().wait(), 2);
+  EXPECT_TRUE(back.closed());
+  EXPECT_THROW(back.receive().wait(), stackless::channel_closed);
+  stackless::run();
+}
+
 TEST_F(Checkpoint, AChannelRestoredWithAnotherTypeIsRefused) {
   named_channel<int>("typed", 2).send(1).wait();
   const bytes saved = stackless::checkpoint_bytes();

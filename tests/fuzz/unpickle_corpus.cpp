@@ -1,6 +1,6 @@
 // Writes the seed corpus of the unpickle fuzzer into a folder: valid inputs of every kind
 // (agent pickles, signed and not, at each point; a checkpoint with channel contents; a
-// mobile-code blob). With --replay FOLDER it instead feeds every file of the folder, every
+// mobile-code blob). With --replay FOLDER... it instead feeds every file of the folders, every
 // prefix of it and every byte of it flipped, to the fuzz target: the corpus in every build
 // of the test suite, ASan and UBSan included.
 #include <filesystem>
@@ -48,18 +48,20 @@ int make(const std::filesystem::path& folder) {
   return 0;
 }
 
-int replay(const std::filesystem::path& folder) {
+int replay(const std::vector<std::filesystem::path>& folders) {
   std::size_t inputs = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::vector<std::uint8_t> data((std::istreambuf_iterator<char>(in)), {});
-    fuzz::feed(data.data(), data.size());
-    for (std::size_t n = 0; n < data.size(); ++n) {
-      fuzz::feed(data.data(), n);
-      std::vector<std::uint8_t> flipped = data;
-      flipped[n] ^= 0x55;
-      fuzz::feed(flipped.data(), flipped.size());
-      inputs += 2;
+  for (const auto& folder : folders) {
+    for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+      std::ifstream in(entry.path(), std::ios::binary);
+      std::vector<std::uint8_t> data((std::istreambuf_iterator<char>(in)), {});
+      fuzz::feed(data.data(), data.size());
+      for (std::size_t n = 0; n < data.size(); ++n) {
+        fuzz::feed(data.data(), n);
+        std::vector<std::uint8_t> flipped = data;
+        flipped[n] ^= 0x55;
+        fuzz::feed(flipped.data(), flipped.size());
+        inputs += 2;
+      }
     }
   }
   std::cout << "replayed " << inputs << " inputs\n";
@@ -69,11 +71,11 @@ int replay(const std::filesystem::path& folder) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 3 && std::string(argv[1]) == "--replay") {
-    return replay(argv[2]);
+  if (argc >= 3 && std::string(argv[1]) == "--replay") {
+    return replay(std::vector<std::filesystem::path>(argv + 2, argv + argc));
   }
   if (argc != 2) {
-    std::cerr << "usage: unpickle_corpus FOLDER | --replay FOLDER\n";
+    std::cerr << "usage: unpickle_corpus FOLDER | --replay FOLDER...\n";
     return 2;
   }
   return make(argv[1]);
