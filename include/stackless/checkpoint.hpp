@@ -26,10 +26,12 @@
 namespace stackless {
 
 /// checkpoint_bytes returns the checkpoint of this thread's agents and the process's named
-/// channels, signed with `key` if given. pickle_error naming the first agent that is not at
-/// a pickle point (see pickle()), or a channel with values its type cannot serialize; also
-/// while a runtime of several threads runs (a consistent cut of several threads is not
-/// taken yet).
+/// channels, signed with `key` if given. While a runtime of several threads runs, it is taken
+/// at a consistent cut: every other thread of the runtime stops at its next scheduling point
+/// until the checkpoint is made, and the agents of every thread are saved. pickle_error naming
+/// the first agent that is not at a pickle point (see pickle()), or a channel with values its
+/// type cannot serialize; also when called from a thread outside a running runtime, or while
+/// another thread takes a checkpoint.
 bytes checkpoint_bytes(const signing_key* key = nullptr);
 /// checkpoint writes checkpoint_bytes() to `path` atomically: to a temporary file, flushed
 /// to disk, then renamed over `path`, so that a crash leaves the previous checkpoint whole.

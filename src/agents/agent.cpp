@@ -148,7 +148,8 @@ agent_record* agent_of(const tasklet_node* t) noexcept {
   return found == table.records.end() ? nullptr : found->second;
 }
 
-pickle_point check_picklable(tasklet_node* t, agent_record* record, const char* what) {
+pickle_point check_picklable(tasklet_node* t, agent_record* record, const char* what,
+                             bool world_stopped) {
   // The message is made only when it is needed: pickling is on the path of every move.
   const auto who = [&] { return std::string(what) + ": tasklet #" + std::to_string(t->id); };
   if (record == nullptr) {
@@ -156,13 +157,15 @@ pickle_point check_picklable(tasklet_node* t, agent_record* record, const char* 
                        " is not a live agent (only agents can be pickled: STACKLESS_AGENT)");
   }
   scheduler* here = scheduler::existing();
-  if (t->owner() != here) {
-    throw pickle_error(who() + " belongs to another thread (pickle it there) or has finished");
-  }
-  if (!t->alive) {
+  scheduler* owner = t->owner();
+  if (owner == nullptr || !t->alive) {
     throw pickle_error(who() + " has finished");
   }
-  if (t == here->running()) {
+  if (owner != here && !world_stopped) {
+    throw pickle_error(who() + " belongs to another thread (pickle it there)");
+  }
+  // A stopped thread runs no tasklet: only the calling thread has a current one.
+  if (owner == here && t == here->running()) {
     throw pickle_error(who() + " is the current tasklet, which cannot pickle itself (PK-4)");
   }
   if (record->in_transit) {

@@ -34,8 +34,10 @@ struct pickle_point {
 };
 
 /// check_picklable: where `t` (with agent record `record`, or null) stands; pickle_error,
-/// prefixed by `what`, if it cannot be pickled now.
-pickle_point check_picklable(tasklet_node* t, agent_record* record, const char* what);
+/// prefixed by `what`, if it cannot be pickled now. With `world_stopped` (every other thread
+/// stopped by a checkpoint), `t` may belong to another thread.
+pickle_point check_picklable(tasklet_node* t, agent_record* record, const char* what,
+                             bool world_stopped = false);
 /// save_agent writes the payload of one agent; load_agent reads it (an upgrade if `version`
 /// is older than the entry's). `point` receives where it stood.
 void save_agent(pickle_output_archive& out, const agent_record& record, const pickle_point& point);

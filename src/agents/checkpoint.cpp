@@ -18,6 +18,7 @@
 
 #include <stackless/detail/channel_core.hpp>
 
+#include "../core/runtime_core.hpp"
 #include "agents_internal.hpp"
 #include "agents_registry.hpp"
 
@@ -29,18 +30,19 @@ using detail::agent_record;
 using detail::pickle_input_archive;
 using detail::pickle_output_archive;
 
-// The agents of this thread, in the order they must be restored: those blocked on a named
+// The agents of this thread (of every thread, when the world is stopped), in the order they
+// must be restored: those blocked on a named
 // channel in the order they are queued there (so that run() re-queues them so), then the
 // others in the order they were made.
 std::vector<std::pair<detail::tasklet_node*, agent_record*>> agents_in_order(
-    const std::vector<detail::named_channel_entry>& channels) {
+    const std::vector<detail::named_channel_entry>& channels, bool world_stopped) {
   detail::scheduler* here = detail::scheduler::existing();
   std::vector<std::pair<detail::tasklet_node*, agent_record*>> mine;
   {
     detail::agent_table& table = detail::agents();
     std::lock_guard lock(table.mutex);
     for (const auto& [node, record] : table.records) {
-      if (node->owner() == here) {
+      if (node->owner() == here || (world_stopped && node->owner() != nullptr)) {
         mine.emplace_back(const_cast<detail::tasklet_node*>(node), record);
       }
     }
@@ -118,7 +120,7 @@ void write_payload(pickle_output_archive& archive, checkpoint_plan& plan, bytes*
     const detail::named_channel_entry& e = plan.channels[i];
     const bytes& contents = plan.contents[i];
     archive(e.name, std::string(e.type.name()), static_cast<std::uint64_t>(e.capacity),
-            e.channel.core()->closing());
+            e.channel.core()->closing_unsynchronized());  // no other thread runs now
     archive(cereal::make_size_tag(static_cast<std::uint64_t>(contents.size())));
     archive(cereal::binary_data(contents.data(), contents.size()));
   }
@@ -212,22 +214,50 @@ namespace {
 
 // build_checkpoint gathers, checks, measures and writes the checkpoint. With `blocks`, large
 // blocks of the agents' states are not copied but recorded there (unsigned checkpoints only).
+// The consistent cut of a runtime: every other thread stopped at a scheduling point for as
+// long as the checkpoint reads their agents and channels.
+class stopped_world {
+ public:
+  stopped_world() {
+    if (!detail::threads_active()) {
+      return;
+    }
+    detail::scheduler* here = detail::scheduler::existing();
+    runtime_ = here != nullptr ? here->runtime() : nullptr;
+    if (runtime_ == nullptr) {
+      throw pickle_error(
+          "checkpoint: called from a thread outside the running runtime; call "
+          "it from one of the runtime's threads");
+    }
+    if (!runtime_->stop_the_world(*here)) {
+      runtime_ = nullptr;
+      throw pickle_error("checkpoint: another thread is taking a checkpoint now");
+    }
+  }
+  ~stopped_world() {
+    if (runtime_ != nullptr) {
+      runtime_->restart_the_world();
+    }
+  }
+  stopped_world(const stopped_world&) = delete;
+  stopped_world& operator=(const stopped_world&) = delete;
+  bool stopped() const noexcept { return runtime_ != nullptr; }
+
+ private:
+  detail::runtime_core* runtime_ = nullptr;
+};
+
 bytes build_checkpoint(const signing_key* key,
                        std::vector<pickle_output_archive::external_block>* blocks) {
-  if (detail::threads_active()) {
-    throw pickle_error(
-        "checkpoint: a runtime of several threads is running; a consistent cut "
-        "of several threads is not supported yet (checkpoint before the runtime "
-        "starts or after it is shut down)");
-  }
+  const stopped_world world;
   checkpoint_plan plan;
   plan.channels = detail::named_channel_entries();
   for (const auto& e : plan.channels) {
     plan.contents.push_back(channel_contents(e));
   }
-  plan.agents = agents_in_order(plan.channels);
+  plan.agents = agents_in_order(plan.channels, world.stopped());
   for (const auto& [node, record] : plan.agents) {
-    plan.points.push_back(detail::check_picklable(node, record, "checkpoint"));
+    plan.points.push_back(detail::check_picklable(node, record, "checkpoint", world.stopped()));
   }
   // Measured first, so that the bytes are allocated once: a checkpoint can be large (a
   // simulation's world), and growing a vector copies it again at every doubling.

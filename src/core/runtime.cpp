@@ -314,6 +314,42 @@ std::string runtime_core::deadlock_report() const {
   return out;
 }
 
+bool runtime_core::stop_the_world(scheduler& requester) {
+  bool expected = false;
+  if (!world_stopping_.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
+    return false;
+  }
+  const std::uint32_t generation = pause_generation_.load(std::memory_order_relaxed);
+  unsigned others = 0;
+  for (unsigned k = 0; k < size_; ++k) {
+    if (scheduler* s = get(k); s != nullptr && s != &requester) {
+      s->post({message_kind::pause, nullptr, nullptr, generation});
+      ++others;
+    }
+  }
+  // Each thread stops between two switches (or wakes from its park to do so).
+  for (unsigned n = paused_.load(std::memory_order_acquire); n < others;
+       n = paused_.load(std::memory_order_acquire)) {
+    requester.share_requested_channels();  // a thread on its way may wait for one of ours
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+void runtime_core::restart_the_world() noexcept {
+  paused_.store(0, std::memory_order_relaxed);
+  pause_generation_.fetch_add(1, std::memory_order_release);
+  world_stopping_.store(false, std::memory_order_release);
+}
+
+void runtime_core::pause_here(scheduler& s, std::uint32_t generation) noexcept {
+  paused_.fetch_add(1, std::memory_order_acq_rel);  // publishes this thread's state
+  while (pause_generation_.load(std::memory_order_acquire) == generation) {
+    s.share_requested_channels();
+    std::this_thread::yield();
+  }
+}
+
 std::size_t runtime_core::live_tasklets() const noexcept {
   std::size_t n = 0;
   for (unsigned k = 0; k < size_; ++k) {

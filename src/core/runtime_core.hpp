@@ -85,6 +85,16 @@ class runtime_core {
   std::string deadlock_report() const;
   std::size_t live_tasklets() const noexcept;
 
+  /// stop_the_world: every thread but the caller's (`requester`) stops at its next
+  /// scheduling point and waits there until restart_the_world(); returns when all have
+  /// stopped. The caller then reads their tasklets and channels without locks. False, and
+  /// nothing stopped, if another thread is stopping the world already.
+  bool stop_the_world(scheduler& requester);
+  void restart_the_world() noexcept;
+  /// pause_here: the stop of thread `s` (a pause message), until the world restarts; it
+  /// keeps answering share requests meanwhile, which a thread still on its way may need.
+  void pause_here(scheduler& s, std::uint32_t generation) noexcept;
+
   std::vector<std::thread> threads;
   std::atomic<unsigned> acknowledged{0};  // shutdown handshake
   // Tasklets given away whose arrival is not applied yet; shutdown() waits for none.
@@ -119,6 +129,9 @@ class runtime_core {
   std::exception_ptr failure_;
   std::atomic<bool> failed_{false};  // failure_ is set
   std::atomic<unsigned> next_place_{0};
+  std::atomic<bool> world_stopping_{false};
+  std::atomic<unsigned> paused_{0};
+  std::atomic<std::uint32_t> pause_generation_{0};
   bool work_stealing_;
   bool channel_affinity_;
   std::uint32_t generation_;

@@ -646,6 +646,11 @@ void scheduler::apply(message& m) {
     case message_kind::release:
       release(t);  // release() itself goes to the owner, wherever the tasklet is now
       return;
+    case message_kind::pause:
+      if (runtime_ != nullptr) {
+        runtime_->pause_here(*this, m.arg);
+      }
+      return;
     default:
       break;
   }

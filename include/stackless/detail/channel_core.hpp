@@ -269,6 +269,9 @@ class channel_core {
     }
     return closing_ && senders_.empty() && buffered_ == 0;
   }
+  /// closing_unsynchronized: the closing flag, read without the channel's access: only for
+  /// a caller that has stopped every other thread (a checkpoint's consistent cut).
+  bool closing_unsynchronized() const noexcept { return closing_; }
   int preference() const noexcept { return preference_; }
   void set_preference(int p) noexcept { preference_ = static_cast<std::int8_t>((p > 0) - (p < 0)); }
   bool schedule_all() const noexcept { return schedule_all_; }

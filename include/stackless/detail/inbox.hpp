@@ -28,6 +28,7 @@ enum class message_kind : std::uint8_t {
   steal,     // work stealing: thread `arg` is idle; give it some runnable tasklets
   failure,   // a tasklet of another thread died with `error` (to the home thread)
   shutdown,  // the runtime ends: destroy every tasklet of this thread, take no new ones
+  pause,     // another thread stops the world (a checkpoint): wait here until released
 };
 
 /// The argument of a bind message: the thread index, and whether the tasklet is bound there.
