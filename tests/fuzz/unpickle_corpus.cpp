@@ -38,7 +38,12 @@ int make(const std::filesystem::path& folder) {
   [](stackless::channel<int> c) -> stackless::tasklet {
     co_await c.send(5);
   }(stackless::named_channel<int>("fuzz.numbers"));
-  stackless::run();
+  stackless::run();  // the sender blocks; the agents above run and end
+  // Agents for the checkpoints, not started: they are pickled into it.
+  stackless::spawn_agent<fuzz::strings_agent>(fuzz::strings_agent{"x", {"y"}, {7}, false, 1.5});
+  fuzz::tree_agent small;
+  small.root.right = std::make_unique<fuzz::tree>();
+  stackless::spawn_agent<fuzz::tree_agent>(std::move(small));
   write(folder / "checkpoint", stackless::checkpoint_bytes());
   write(folder / "checkpoint-signed", stackless::checkpoint_bytes(&key));
   write(folder / "mobile-code",

@@ -1,6 +1,7 @@
 # The stackless-agent tool end to end: keygen, sign, inspect and verify, and the clear
 # one-line errors (exit status 2) for bad files, untrusted signers and changed bytes.
-# -DTOOL=<stackless-agent> -DWORK=<folder>
+# -DTOOL=<stackless-agent> -DWORK=<folder> -DROBOTS=<robots> -DCORPUS=<unpickle_corpus>
+# (robots writes a checkpoint to look into; unpickle_corpus, signed and unsigned pickles).
 file(REMOVE_RECURSE ${WORK})
 file(MAKE_DIRECTORY ${WORK})
 
@@ -69,3 +70,36 @@ list(LENGTH lines count)
 if(NOT count EQUAL 1)
   message(FATAL_ERROR "an error is one line:\n${err}")
 endif()
+
+# A checkpoint: its named channels and its agents by type.
+execute_process(COMMAND ${ROBOTS} --robots 100 --width 50 --height 50 --rounds 4
+                        --checkpoint ${WORK}/robots.ckpt --checkpoint-at 2
+                OUTPUT_QUIET RESULT_VARIABLE robots_status)
+if(NOT robots_status EQUAL 0)
+  message(FATAL_ERROR "robots could not write a checkpoint")
+endif()
+run(0 inspect robots.ckpt)
+expect("checkpoint" "${out}")
+expect("named channels: 0" "${out}")
+expect("agents: 1" "${out}")
+expect("1 x robots.world version 1" "${out}")
+expect("signer: unsigned" "${out}")
+run(2 verify robots.ckpt --trust site.pub)
+expect("unsigned" "${err}")
+
+# Agent pickles, signed and not: type, point, and the signer.
+execute_process(COMMAND ${CORPUS} ${WORK}/corpus RESULT_VARIABLE corpus_status)
+if(NOT corpus_status EQUAL 0)
+  message(FATAL_ERROR "unpickle_corpus failed")
+endif()
+run(0 inspect corpus/agent)
+expect("type: fuzz.strings version 2" "${out}")
+expect("point: not started" "${out}")
+run(0 inspect corpus/agent-signed)
+expect("(signature holds)" "${out}")
+run(2 verify corpus/agent-signed --trust site.pub)
+expect("unknown signer" "${err}")
+run(0 inspect corpus/checkpoint-signed)
+expect("named channels: 2" "${out}")
+expect("1 x fuzz.strings version 2" "${out}")
+expect("1 x fuzz.tree version 1" "${out}")
