@@ -2,9 +2,6 @@
 // What the unpickle fuzzer and its replay feed bytes to: unpickle (trusting nothing, and
 // trusting one key), restore, read_pickle_header and mobile_code::from_bytes. Anything but
 // unpickle_error (or a clean result) is a finding: a crash, a leak, another exception.
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -17,6 +14,8 @@
 #include <cereal/types/memory.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <stackless/agent.hpp>
 #include <stackless/checkpoint.hpp>
