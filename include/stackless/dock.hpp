@@ -10,6 +10,11 @@
 /// The wire: the sender writes the pickle's length (8 bytes, little-endian) and the pickle;
 /// the dock answers one byte, 'y' (started) or 'n', then for 'n' a length (4 bytes) and the
 /// reason.
+///
+/// A move is never lost. If the connection breaks after the dock has started the agent but
+/// before the sender reads the 'y', the sender re-attaches its original too, and the agent
+/// then runs in both places: no confirmation protocol avoids both losing and duplicating
+/// when the last message can be lost (the two generals' problem), and we choose duplicating.
 
 #include <cstddef>
 #include <cstdint>

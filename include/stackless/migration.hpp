@@ -34,21 +34,23 @@ class outgoing_agent {
   /// commit: the receiver has it; the original ends (silently, when its thread next runs
   /// it). runtime_error after commit() or cancel().
   void commit();
-  /// cancel: the move failed; the original goes on as if it had not been touched: run()
-  /// starts again from its state (which is what the receiver would have done) and issues its
-  /// pending operation again. runtime_error after commit() or cancel().
+  /// cancel: the move failed; the original goes on as if it had not been touched. One that was
+  /// blocked starts run() again from its state (what the receiver would have done), issuing
+  /// its operation again; one that was runnable is runnable again; a paused one stays paused.
+  /// runtime_error after commit() or cancel(), or if the original was killed meanwhile.
   void cancel();
   /// original: the detached tasklet.
   const tasklet& original() const noexcept { return original_; }
 
  private:
   friend outgoing_agent migrate_out(const tasklet& t, const signing_key* key);
-  outgoing_agent(tasklet original, bytes data, bool was_blocked) noexcept
-      : original_(std::move(original)), data_(std::move(data)), was_blocked_(was_blocked) {}
+  outgoing_agent(tasklet original, bytes data, detail::place was) noexcept
+      : original_(std::move(original)), data_(std::move(data)), was_(was) {}
+  void cancel_quietly() noexcept;
 
   tasklet original_;
   bytes data_;
-  bool was_blocked_ = false;
+  detail::place was_ = detail::place::none;  // where the original was: what cancel restores
   bool settled_ = false;
 };
 

@@ -142,4 +142,9 @@ bool forget_named_channel(std::string_view name);
 /// named_channel_names: the names registered now, sorted.
 std::vector<std::string> named_channel_names();
 
+/// forget_all_named_channels empties the registry (between two simulations, or two tests),
+/// drops restored contents not yet applied, and returns how many names it held. The channels
+/// live on while handles to them exist.
+std::size_t forget_all_named_channels();
+
 }  // namespace stackless

@@ -52,16 +52,24 @@ tasklet receive_agent(std::shared_ptr<agent_dock::state> dock, tcp_stream s) {
     } else {
       bytes pickled(static_cast<std::size_t>(size));
       co_await s.read_exact(pickled);
+      tasklet arrived;
       try {
-        tasklet arrived = unpickle(pickled, dock->trusted);
+        arrived = unpickle(pickled, dock->trusted);
+      } catch (const unpickle_error& error) {
+        refusal = error.what();
+      }
+      if (arrived) {
         ++dock->accepted;
-        co_await answer(s, "");
         if (dock->options.on_arrival) {
           dock->options.on_arrival(arrived);
         }
+        try {
+          co_await answer(s, "");
+        } catch (const std::exception&) {
+          // The sender may not learn that it arrived, and then keeps its original too: a
+          // move is never lost, and duplicated only in this case (see dock.hpp).
+        }
         co_return;
-      } catch (const unpickle_error& error) {
-        refusal = error.what();
       }
     }
   } catch (const std::exception&) {

@@ -12,40 +12,40 @@ outgoing_agent migrate_out(const tasklet& t, const signing_key* key) {
   bytes data = key != nullptr ? pickle(t, *key) : pickle(t);  // checks everything
   detail::tasklet_node* node = t.node();
   detail::agent_record* record = detail::agent_of(node);
-  const bool blocked = detail::place_of(node) == detail::place::channel;
-  if (blocked) {
+  const detail::place where = detail::place_of(node);
+  if (where == detail::place::channel) {
     if (!detail::cancel_wait(node)) {
       // Only with several threads: a partner has claimed the wait and is completing it.
       throw pickle_error("migrate_out: tasklet #" + std::to_string(node->id) +
                          " is being woken by a partner; try again after it runs");
     }
   } else {
-    t.remove();
+    t.remove();  // a paused one (not started, or removed at a safe point) stays as it is
   }
   record->in_transit = true;
-  return outgoing_agent(t, std::move(data), blocked);
+  return outgoing_agent(t, std::move(data), where);
 }
 
 outgoing_agent::outgoing_agent(outgoing_agent&& other) noexcept
     : original_(std::move(other.original_)),
       data_(std::move(other.data_)),
-      was_blocked_(other.was_blocked_),
+      was_(other.was_),
       settled_(std::exchange(other.settled_, true)) {}
 
 outgoing_agent& outgoing_agent::operator=(outgoing_agent&& other) noexcept {
   if (this != &other) {
-    if (!settled_) {
-      cancel();
-    }
+    cancel_quietly();
     original_ = std::move(other.original_);
     data_ = std::move(other.data_);
-    was_blocked_ = other.was_blocked_;
+    was_ = other.was_;
     settled_ = std::exchange(other.settled_, true);
   }
   return *this;
 }
 
-outgoing_agent::~outgoing_agent() {
+outgoing_agent::~outgoing_agent() { cancel_quietly(); }
+
+void outgoing_agent::cancel_quietly() noexcept {
   if (!settled_) {
     try {
       cancel();
@@ -75,9 +75,9 @@ void outgoing_agent::cancel() {
     throw runtime_error("outgoing_agent: the original has ended (killed while detached)");
   }
   record->in_transit = false;
-  if (was_blocked_) {
+  if (was_ == detail::place::channel) {
     detail::restart_agent(record);
-  } else {
+  } else if (was_ == detail::place::runqueue) {
     original_.insert();
   }
 }

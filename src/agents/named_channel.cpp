@@ -184,4 +184,16 @@ std::vector<std::string> named_channel_names() {
   return out;
 }
 
+std::size_t forget_all_named_channels() {
+  named_registry& r = registry();
+  std::map<std::string, detail::named_channel_entry, std::less<>> dropped;  // released unlocked
+  {
+    std::lock_guard lock(r.mutex);
+    dropped.swap(r.by_name);
+    r.names.clear();
+    r.restored.clear();
+  }
+  return dropped.size();
+}
+
 }  // namespace stackless

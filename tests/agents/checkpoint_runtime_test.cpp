@@ -138,9 +138,7 @@ TEST(CheckpointOnARuntime, ACutWhileThreadsAreBusyRestoresToTheSameEnd) {
   }
   ASSERT_FALSE(saved.empty());
   EXPECT_GE(attempts, 1);
-  for (const std::string& name : stackless::named_channel_names()) {
-    stackless::forget_named_channel(name);
-  }
+  stackless::forget_all_named_channels();
 
   // On one thread now: the agents of all three threads come back here.
   std::vector<tasklet> agents = stackless::restore_bytes(saved);
@@ -155,9 +153,7 @@ TEST(CheckpointOnARuntime, ACutWhileThreadsAreBusyRestoresToTheSameEnd) {
   }
   EXPECT_EQ(named_channel<long>("cut.total").receive().wait(), uninterrupted);
   stackless::run();
-  for (const std::string& name : stackless::named_channel_names()) {
-    stackless::forget_named_channel(name);
-  }
+  stackless::forget_all_named_channels();
 }
 
 TEST(CheckpointOnARuntime, AThreadOutsideTheRuntimeCannotTakeOne) {

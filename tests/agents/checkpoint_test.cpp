@@ -95,11 +95,7 @@ long finish() {
   return total;
 }
 
-void forget_all() {
-  for (const std::string& name : stackless::named_channel_names()) {
-    stackless::forget_named_channel(name);
-  }
-}
+void forget_all() { stackless::forget_all_named_channels(); }
 
 class Checkpoint : public ::testing::Test {
  protected:

@@ -40,11 +40,7 @@ STACKLESS_AGENT(traveller, "test.traveller", 1);
 
 class Dock : public ::testing::Test {
  protected:
-  void TearDown() override {
-    for (const std::string& name : stackless::named_channel_names()) {
-      stackless::forget_named_channel(name);
-    }
-  }
+  void TearDown() override { stackless::forget_all_named_channels(); }
 };
 
 // A dock's accepting tasklet waits on its socket for ever, so run() would not return while

@@ -79,11 +79,7 @@ tasklet sinker(stackless::channel<int> tokens, totals* received) {
   }
 }
 
-void forget_all() {
-  for (const std::string& name : stackless::named_channel_names()) {
-    stackless::forget_named_channel(name);
-  }
-}
+void forget_all() { stackless::forget_all_named_channels(); }
 
 TEST(Migration, ADetachedOriginalTakesNoPartAndCancelReattachesIt) {
   tasklet t = stackless::spawn_agent<relay>();
@@ -130,6 +126,20 @@ TEST(Migration, AnOutgoingAgentLeftAloneCancels) {
   EXPECT_TRUE(t.scheduled());
   t.kill().wait();
   forget_all();
+}
+
+TEST(Migration, CancelPutsTheOriginalBackWhereItWas) {
+  // Runnable (not started) -> runnable; paused -> paused.
+  tasklet runnable = stackless::spawn_agent<relay>();
+  tasklet paused = stackless::spawn_agent<relay>();
+  paused.remove();
+  stackless::migrate_out(runnable).cancel();
+  stackless::migrate_out(paused).cancel();
+  EXPECT_TRUE(runnable.scheduled());
+  EXPECT_TRUE(paused.paused());
+  runnable.kill().wait();
+  paused.kill().wait();
+  stackless::forget_all_named_channels();
 }
 
 // --- two processes --------------------------------------------------------------------------

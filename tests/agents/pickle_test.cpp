@@ -71,11 +71,7 @@ tasklet move(const tasklet& t) {
 
 class Pickle : public ::testing::Test {
  protected:
-  void TearDown() override {
-    for (const std::string& name : stackless::named_channel_names()) {
-      stackless::forget_named_channel(name);
-    }
-  }
+  void TearDown() override { stackless::forget_all_named_channels(); }
 };
 
 TEST_F(Pickle, AnAgentRunsLikeATasklet) {
@@ -183,6 +179,10 @@ TEST_F(Pickle, ANamedChannelIsOneChannelPerNameAndType) {
   EXPECT_TRUE(stackless::forget_named_channel("one"));
   EXPECT_FALSE(stackless::forget_named_channel("one"));
   EXPECT_NE(named_channel<int>("one"), a);
+  named_channel<long>("two");
+  EXPECT_EQ(stackless::forget_all_named_channels(), 2u);
+  EXPECT_TRUE(stackless::named_channel_names().empty());
+  EXPECT_EQ(a.name(), "one");  // the channel itself lives on with its handles
 }
 
 TEST_F(Pickle, ThePickleIsIndependentOfTheOriginal) {

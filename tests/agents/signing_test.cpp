@@ -66,11 +66,7 @@ STACKLESS_AGENT(chain_agent, "test.chain", 1);
 
 class Signing : public ::testing::Test {
  protected:
-  void TearDown() override {
-    for (const std::string& name : stackless::named_channel_names()) {
-      stackless::forget_named_channel(name);
-    }
-  }
+  void TearDown() override { stackless::forget_all_named_channels(); }
   // pickled: a not-started courier's bytes (signed by `key` if given); the courier is gone.
   static bytes pickled(const signing_key* key = nullptr) {
     tasklet t = stackless::spawn_agent<courier>();

@@ -76,11 +76,7 @@ inline const stackless::signing_key& fixed_key() {
   return key;
 }
 
-inline void forget_channels() {
-  for (const std::string& name : stackless::named_channel_names()) {
-    stackless::forget_named_channel(name);
-  }
-}
+inline void forget_channels() { stackless::forget_all_named_channels(); }
 
 inline void end(std::vector<stackless::tasklet> ts) {
   for (stackless::tasklet& t : ts) {
