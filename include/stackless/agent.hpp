@@ -148,8 +148,8 @@ tasklet spawn_agent(Args&&... args) {
 /// is_agent: `t` is a live agent's tasklet.
 bool is_agent(const tasklet& t) noexcept;
 
-/// agent_state gives the state object of agent `t`. runtime_error if `t` is not a live agent
-/// of type T.
+/// agent_state gives the state object of agent `t`, valid while the agent lives (it goes with
+/// the agent's tasklet). runtime_error if `t` is not a live agent of type T.
 template <class T>
 T& agent_state(const tasklet& t) {
   detail::agent_record* record = detail::agent_of(t.node());

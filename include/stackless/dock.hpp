@@ -57,6 +57,7 @@ class agent_dock {
   /// Stops accepting (see stop()).
   ~agent_dock();
 
+  /// port: the port the dock listens on (the kernel's choice when made with port 0).
   int port() const noexcept;
   /// start makes the accepting tasklet on the calling thread and returns it. runtime_error
   /// if it was started already.

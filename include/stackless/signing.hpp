@@ -39,7 +39,9 @@ class public_key {
   /// save writes the key as text ("stackless-public-key-v1" and the hex), mode 0644.
   void save(const std::filesystem::path& path) const;
 
+  /// hex: the key as 64 lowercase hex digits.
   std::string hex() const;
+  /// bytes: the key's 32 bytes.
   const bytes_type& bytes() const noexcept { return bytes_; }
   /// verify: `signature` is this key's signature of `message`.
   bool verify(std::span<const std::byte> message,
@@ -70,6 +72,7 @@ class signing_key {
   signing_key& operator=(const signing_key&) = delete;
   ~signing_key();
 
+  /// public_part: the public key that verifies this key's signatures.
   const public_key& public_part() const noexcept { return public_; }
   /// sign returns the signature of `message`.
   signature sign(std::span<const std::byte> message) const;
@@ -88,7 +91,9 @@ class trusted_keys {
   trusted_keys() = default;
   trusted_keys(std::initializer_list<public_key> keys);
 
+  /// add trusts `key` too (adding it twice changes nothing).
   trusted_keys& add(const public_key& key);
+  /// contains: `key` is trusted.
   bool contains(const public_key& key) const noexcept;
   bool empty() const noexcept { return keys_.empty(); }
   std::size_t size() const noexcept { return keys_.size(); }
