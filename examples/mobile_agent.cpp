@@ -246,7 +246,8 @@ int main(int argc, char** argv) {
   const char yes = 'y';
   write_all(from_last, &yes, 1);
   const double trip_ms = milliseconds_since(trip_start);
-  const gatherer& result = stackless::agent_state<gatherer>(returned);
+  const gatherer result =
+      stackless::agent_state<gatherer>(returned);  // a copy: the state goes with the agent
   for (int k = 0; k < sites; ++k) {
     std::printf("site %d: %lld\n", k,
                 static_cast<long long>(result.per_site[static_cast<std::size_t>(k)]));
