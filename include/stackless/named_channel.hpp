@@ -34,6 +34,9 @@ struct named_channel_codec {
   void (*save_value)(const void* value, pickle_output_archive& out);
   /// spawn_sender reads such a value and makes a tasklet that sends it on `channel`.
   void (*spawn_sender)(channel_core& channel, pickle_input_archive& in);
+  /// check_value reads one value and drops it: a restore checks every value before it
+  /// changes anything.
+  void (*check_value)(pickle_input_archive& in);
 };
 
 /// send_restored: the tasklet that re-sends a value a checkpoint found waiting to be sent
@@ -72,8 +75,12 @@ struct named_channel_codec_for {
     in(value);
     send_restored<T>(stackless::channel<T>(typed_core_tag{}, &target), std::move(value));
   }
+  static void check_value(pickle_input_archive& in) {
+    T value{};
+    in(value);
+  }
   static constexpr named_channel_codec codec{&save_buffered, &load_buffered, &save_value,
-                                             &spawn_sender};
+                                             &spawn_sender, &check_value};
 };
 
 template <class T>

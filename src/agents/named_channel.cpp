@@ -58,6 +58,28 @@ void apply(const named_channel_entry& e, const restored_channel& state) {
                                                       "cannot be loaded");
     }
     try {
+      // First every value is read and dropped, so that bad contents change nothing (no
+      // sender made, nothing buffered); then they are applied.
+      pickle_input_archive check(state.contents);
+      if (core.capacity() > 0) {
+        std::uint64_t buffered = 0;
+        check(cereal::make_size_tag(buffered));
+        if (buffered > core.capacity()) {
+          throw unpickle_error(kind::corrupt_payload,
+                               "more buffered values than the channel \"" + e.name + "\" holds");
+        }
+        for (std::uint64_t i = 0; i < buffered; ++i) {
+          e.codec->check_value(check);
+        }
+      }
+      std::uint64_t waiting = 0;
+      check(cereal::make_size_tag(waiting));
+      for (std::uint64_t i = 0; i < waiting; ++i) {
+        e.codec->check_value(check);
+      }
+      if (check.remaining() != 0) {
+        throw unpickle_error(kind::corrupt_payload, "bytes after a named channel's values");
+      }
       pickle_input_archive in(state.contents);
       if (core.capacity() > 0) {
         e.codec->load_buffered(core, in);

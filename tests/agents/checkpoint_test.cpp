@@ -1,6 +1,7 @@
 // Checkpoints: a workload checkpointed, torn down and restored ends as it would have without
 // the interruption; buffered values and blocked plain senders survive; the file is replaced
 // atomically; bad checkpoints are refused whole.
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -186,6 +187,27 @@ TEST_F(Checkpoint, SendersBlockedOnAClosedChannelAreStillThereAfterRestore) {
   EXPECT_TRUE(back.closed());
   EXPECT_THROW(back.receive().wait(), stackless::channel_closed);
   stackless::run();
+}
+
+TEST_F(Checkpoint, BadChannelContentsChangeNothingAndFailAgain) {
+  auto box = named_channel<std::string>("box.bad");
+  [](stackless::channel<std::string> ch) -> tasklet { co_await ch.send("first"); }(box);
+  [](stackless::channel<std::string> ch) -> tasklet { co_await ch.send("second"); }(box);
+  stackless::run();  // both block
+  bytes saved = stackless::checkpoint_bytes();
+  kill_all();
+  box = {};
+  // The second value's length, 6, becomes 2^56 + 6: the first value loads, the second not.
+  const std::string second = "second";
+  auto at = std::search(saved.begin(), saved.end(), second.begin(), second.end(),
+                        [](std::byte b, char c) { return b == static_cast<std::byte>(c); });
+  ASSERT_NE(at, saved.end());
+  *(at - 1) = std::byte{1};         // the length's last byte (little-endian, 8 bytes)
+  stackless::restore_bytes(saved);  // channel contents are read when the channel is named
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    EXPECT_THROW(named_channel<std::string>("box.bad"), stackless::unpickle_error);
+    EXPECT_EQ(stackless::snapshot().tasklets.size(), 1u);  // no sender was made
+  }
 }
 
 TEST_F(Checkpoint, AChannelRestoredWithAnotherTypeIsRefused) {
