@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <climits>
 #include <system_error>
+#include <unordered_map>
 
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
@@ -49,12 +50,14 @@ std::vector<std::pair<detail::tasklet_node*, agent_record*>> agents_in_order(
   }
   std::sort(mine.begin(), mine.end(),
             [](const auto& a, const auto& b) { return a.first->id < b.first->id; });
+  // Looked up by node: a checkpoint of many agents blocked on channels stays linear.
+  std::unordered_map<const detail::tasklet_node*, agent_record*> left(mine.begin(), mine.end());
   std::vector<std::pair<detail::tasklet_node*, agent_record*>> ordered;
+  ordered.reserve(mine.size());
   auto take = [&](detail::tasklet_node* t) {
-    auto at = std::find_if(mine.begin(), mine.end(), [&](const auto& p) { return p.first == t; });
-    if (at != mine.end()) {
-      ordered.push_back(*at);
-      mine.erase(at);
+    if (auto at = left.find(t); at != left.end()) {
+      ordered.emplace_back(t, at->second);
+      left.erase(at);
     }
   };
   for (const auto& e : channels) {
@@ -65,7 +68,11 @@ std::vector<std::pair<detail::tasklet_node*, agent_record*>> agents_in_order(
       }
     }
   }
-  ordered.insert(ordered.end(), mine.begin(), mine.end());
+  for (const auto& p : mine) {
+    if (left.contains(p.first)) {
+      ordered.push_back(p);
+    }
+  }
   return ordered;
 }
 
