@@ -1,5 +1,7 @@
-// Agents and pickles: every pickle point round-trips and continues exactly; every state
-// that is not a pickle point, and every bad input, gives its own clear error.
+// Agents and pickles: every pickle point round-trips and continues exactly (PK-5, for agents,
+// SEMANTICS A7); an unpickled agent is scheduled (A7's refinement of PK-2); the current
+// tasklet cannot be pickled (PK-4); every state that is not a pickle point, and every bad
+// input, gives its own clear error.
 #include <cstddef>
 #include <filesystem>
 #include <string>
