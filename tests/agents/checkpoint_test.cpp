@@ -1,6 +1,7 @@
 // Checkpoints: a workload checkpointed, torn down and restored ends as it would have without
-// the interruption (agents blocked on a channel come back in queue order, PK-3); buffered values and blocked plain senders survive; the file is replaced
-// atomically; bad checkpoints are refused whole.
+// the interruption (agents blocked on a channel come back in queue order, PK-3); buffered
+// values and blocked plain senders survive; the file is replaced atomically; bad checkpoints
+// are refused whole.
 #include <algorithm>
 #include <filesystem>
 #include <string>
