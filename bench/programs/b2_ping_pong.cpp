@@ -1,7 +1,10 @@
 // B2 ping-pong (BENCHMARKS.md): two tasklets, two unbuffered channels, 1,000,000 round trips
-// of an int, one scheduler thread. Prints CSV: ns per round trip. `--smoke`: 1,000.
+// of an int, one scheduler thread. Prints CSV: ns per round trip. `--smoke`: 1,000;
+// `--count N`: N round trips (bench/instructions.sh).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include <stackless/stackless.hpp>
@@ -9,7 +12,10 @@
 #include "../common/ping_pong.hpp"
 
 int main(int argc, char** argv) {
-  const long n = argc > 1 && std::strcmp(argv[1], "--smoke") == 0 ? 1000 : 1'000'000;
+  long n = argc > 1 && std::strcmp(argv[1], "--smoke") == 0 ? 1000 : 1'000'000;
+  if (argc > 2 && std::strcmp(argv[1], "--count") == 0) {
+    n = std::max(1L, std::atol(argv[2]));
+  }
   stackless::channel<int> a, b;
   long sum = 0;
   const auto start = std::chrono::steady_clock::now();

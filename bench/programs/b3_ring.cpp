@@ -1,5 +1,7 @@
 // B3 ring (BENCHMARKS.md): tasklets in a ring of unbuffered channels pass a token 1,000,000
-// hops. Prints CSV: ns per hop, for rings of 1,000 and 100,000. `--smoke`: small.
+// hops. Prints CSV: ns per hop, for rings of 1,000 and 100,000. `--smoke`: small;
+// `--count N`: N hops on the ring of 1,000 only (bench/instructions.sh).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -49,6 +51,10 @@ void ring(long size, long hops) {
 int main(int argc, char** argv) {
   const bool smoke = argc > 1 && std::strcmp(argv[1], "--smoke") == 0;
   std::printf("impl,bench,param,metric,value,unit\n");
+  if (argc > 2 && std::strcmp(argv[1], "--count") == 0) {
+    ring(1000, std::max(1L, std::atol(argv[2])));
+    return 0;
+  }
   ring(smoke ? 10 : 1000, smoke ? 1000 : 1'000'000);
   ring(smoke ? 100 : 100'000, smoke ? 1000 : 1'000'000);
 }

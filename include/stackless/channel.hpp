@@ -119,18 +119,30 @@ struct direct_move {
 };
 
 /// One channel operation as an awaiter: the registration (waiter) lives here.
+///
+/// The operation is performed in await_ready, before the coroutine suspends: one that
+/// completes (or fails) without a switch never suspends at all. One that blocks, lets its
+/// partner run first (CH-5) or is preempted suspends, and await_suspend hands control to
+/// the next tasklet by symmetric transfer (scheduler::switch_target). Nothing resumes or
+/// destroys the tasklet between the two calls: wake-ups from other threads are applied by
+/// this thread's drive().
 template <class Derived>
 class channel_operation : public operation<Derived> {
  public:
-  bool await_ready() const noexcept { return false; }
-
-  bool await_suspend(std::coroutine_handle<> h) {
+  STACKLESS_HOT bool await_ready() {
     scheduler& s = scheduler::current();
     tasklet_node* me = s.running();
-    me->resume_point = h;
     waiter_.tasklet = me;
     using value_type = typename Derived::value_type;
-    return must_suspend(waiter_.channel->operate(waiter_, true, direct_move<value_type>{}), s);
+    return !must_suspend(waiter_.channel->operate(waiter_, true, direct_move<value_type>{}, s,
+                                                  static_direction<Derived::operation_direction>{}),
+                         s);
+  }
+
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept {
+    scheduler& s = scheduler::current();
+    waiter_.tasklet->resume_point = h;
+    return s.switch_target();
   }
 
  protected:
@@ -152,6 +164,7 @@ class [[nodiscard("co_await it, or call .wait() from main")]] send_awaiter
     : public channel_operation<send_awaiter<T>> {
  public:
   using value_type = T;
+  static constexpr direction operation_direction = direction::send;
   send_awaiter(channel_core * core, T * value, source_site site, bool copy = false)
       : channel_operation<send_awaiter<T>>(core, direction::send, value, site) {
     this->waiter_.copies = copy;
@@ -173,6 +186,7 @@ class [[nodiscard("co_await it, or call .wait() from main")]] receive_awaiter
     : public channel_operation<receive_awaiter<T, ThrowOnClose>> {
  public:
   using value_type = T;
+  static constexpr direction operation_direction = direction::receive;
   receive_awaiter(channel_core * core, source_site site)
       : channel_operation<receive_awaiter<T, ThrowOnClose>>(core, direction::receive, nullptr,
                                                             site) {

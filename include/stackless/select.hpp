@@ -108,19 +108,23 @@ struct case_value<channel_case<T>> {
 };
 
 /// The awaiter shared by both forms: `Derived` supplies the waiter array.
+/// As a channel operation (channel_operation), the select is performed in await_ready, and
+/// one that must suspend hands control over by symmetric transfer.
 template <class Derived>
 class select_operation : public operation<Derived> {
  public:
-  bool await_ready() const noexcept { return false; }
-
-  bool await_suspend(std::coroutine_handle<> h) {
+  bool await_ready() {
     Derived& self = static_cast<Derived&>(*this);
     scheduler& s = scheduler::current();
     me_ = s.running();
-    me_->resume_point = h;
     const select_start start = select_begin(self.waiters(), self.has_default(), self.in_order());
     fired_ = start.fired;
-    return must_suspend(start.result, s);
+    return !must_suspend(start.result, s);
+  }
+
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept {
+    me_->resume_point = h;
+    return scheduler::current().switch_target();
   }
 
  protected:

@@ -56,11 +56,15 @@ class task_promise_base {
   };
   final_awaiter final_suspend() const noexcept { return {}; }
 
-  /// start runs the task until it first suspends or completes; true if it completed.
+  /// start runs the task until it first suspends or completes; true if it completed. The
+  /// task runs inside its caller's call here, so it must not transfer to another tasklet.
   bool start(std::coroutine_handle<> self, std::coroutine_handle<> caller) {
     continuation_ = caller;
     starting_ = true;
+    scheduler& s = scheduler::current();
+    const std::uint32_t transfers = s.exchange_transfers(0);
     self.resume();
+    s.exchange_transfers(transfers);
     starting_ = false;
     return completed_while_starting_;
   }

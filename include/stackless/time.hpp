@@ -203,8 +203,10 @@ class [[nodiscard("co_await it, or call .wait() from main")]] receive_for_awaite
  public:
   receive_for_awaiter(channel_case<T> c, time_case timeout)
       : select_(false, std::move(c), std::move(timeout)) {}
-  bool await_ready() const noexcept { return false; }
-  bool await_suspend(std::coroutine_handle<> h) { return select_.await_suspend(h); }
+  bool await_ready() { return select_.await_ready(); }
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept {
+    return select_.await_suspend(h);
+  }
   std::optional<T> await_resume() {
     auto r = select_.await_resume();
     if (r.index() != 0) {
@@ -224,8 +226,10 @@ class [[nodiscard("co_await it, or call .wait() from main")]] send_for_awaiter
  public:
   send_for_awaiter(channel_case<T> c, time_case timeout)
       : select_(false, std::move(c), std::move(timeout)) {}
-  bool await_ready() const noexcept { return false; }
-  bool await_suspend(std::coroutine_handle<> h) { return select_.await_suspend(h); }
+  bool await_ready() { return select_.await_ready(); }
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept {
+    return select_.await_suspend(h);
+  }
   bool await_resume() { return select_.await_resume().index() == 0; }
 
  private:

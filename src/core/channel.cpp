@@ -282,7 +282,8 @@ op_result channel_core::operate_slow(waiter& w, bool may_block) {
     // The common unbuffered cases with several threads, as short as the inline ones: a lone
     // partner is waiting, or nobody is and we block.
     channel_access access(*this, scheduler::existing());
-    if (const std::optional<op_result> r = operate_lone<true>(w, may_block, erased_move{this})) {
+    if (const std::optional<op_result> r =
+            operate_lone<true>(w, may_block, erased_move{this}, *w.tasklet->owner())) {
       return *r;
     }
     return operate_here<true>(w, may_block);
@@ -349,7 +350,7 @@ op_result channel_core::operate_here(waiter& w, bool may_block) {
 
   if (sending) {
     if (waiter* p = next_partner()) {
-      return complete_with<Shared>(w, *p, erased_move{this});
+      return complete_with<Shared>(w, *p, erased_move{this}, *w.tasklet->owner());
     }
     if (buffered_ < capacity_ && !closing_) {  // after close, Go refuses every send
       if (w.sends_exception) {
@@ -379,7 +380,7 @@ op_result channel_core::operate_here(waiter& w, bool may_block) {
       return op_result::done;
     }
     if (waiter* p = next_partner()) {
-      return complete_with<Shared>(w, *p, erased_move{this});
+      return complete_with<Shared>(w, *p, erased_move{this}, *w.tasklet->owner());
     }
   }
 
@@ -398,7 +399,7 @@ op_result channel_core::operate_here(waiter& w, bool may_block) {
     me->bomb = std::make_exception_ptr(runtime_error("this tasklet does not like to be blocked."));
     return op_result::failed;
   }
-  return block(w);
+  return block(w, *w.tasklet->owner());
 }
 
 template op_result channel_core::operate_here<true>(waiter&, bool);

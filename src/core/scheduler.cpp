@@ -314,7 +314,8 @@ void scheduler::drive() {
           share_load();
         }
       }
-      if ((switches_ & 63) == 0 && reactor_waits()) {
+      if (switches_ >= next_poll_ && reactor_waits()) {
+        next_poll_ = switches_ + transfer_chain + 1;
         reactor_->poll();  // a busy thread still serves its timers and fds
       }
     }
@@ -347,13 +348,16 @@ void scheduler::drive() {
     }
     set_running(next);
     ++switches_;
+    // A runtime's thread looks at its inbox on every switch: no transfers there.
+    transfers_left_ = runtime_ == nullptr ? transfer_chain : 0;
     if (slot_owner_ != nullptr && !limits_.total) [[unlikely]] {
       refill_budget();
+      transfers_left_ = 0;
     }
     next->resume_point.resume();
     if (migrating_to_ != nullptr) [[unlikely]] {
       // move_to_thread: the tasklet is suspended now; only now may another thread resume it.
-      give_away(next, std::exchange(migrating_to_, nullptr), true);
+      give_away(running_, std::exchange(migrating_to_, nullptr), true);
     }
   }
   if (running_ != &main_) {
@@ -414,6 +418,7 @@ bool scheduler::preempt() noexcept {
   }
   push_front(w);
   ticks_left_ = unlimited_ticks;
+  transfers_left_ = 0;  // the preempted tasklet returns to drive(), which hands over
   return true;
 }
 
@@ -422,6 +427,7 @@ bool scheduler::enter_run(tasklet_node* caller, const watchdog_limits& limits) {
     return false;  // nothing else to run (SCH-9), and nothing to wait for
   }
   watchdogs_.push_back(caller);
+  transfers_left_ = 0;  // drive() sets the new regime up on the next switch
   if (slot_owner_ == nullptr && (limits.ticks != 0 || limits.duration.count() != 0)) {
     slot_owner_ = caller;  // WD-6: the outermost run with a budget owns the interrupt slot
     limits_ = limits;
@@ -445,6 +451,7 @@ tasklet_node* scheduler::leave_run(tasklet_node* caller) noexcept {
     }
   }
   watchdogs_.erase(it, watchdogs_.end());
+  transfers_left_ = 0;
   tasklet_node* victim = nullptr;
   if (owned_slot) {
     slot_owner_ = nullptr;

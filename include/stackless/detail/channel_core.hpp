@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include <stackless/detail/config.hpp>
 #include <stackless/detail/scheduler.hpp>
@@ -36,6 +37,19 @@ namespace stackless::detail {
 class channel_core;
 
 enum class direction : std::int8_t { receive = -1, send = 1 };
+
+/// How the hot path learns an operation's direction: from the waiter (select, the erased
+/// paths), or as a constant from an awaiter that knows it, so that choosing queues, sender
+/// and receiver, and CH-5's preference folds away at compile time.
+struct dynamic_direction {};
+template <direction D>
+using static_direction = std::integral_constant<direction, D>;
+struct waiter;
+inline direction direction_of(const waiter& w, dynamic_direction) noexcept;
+template <direction D>
+constexpr direction direction_of(const waiter&, static_direction<D>) noexcept {
+  return D;
+}
 
 /// pending: queued (or about to be); done/closed: this registration fired; dropped: taken out
 /// of its queue without firing (another case fired, or the wait was cancelled).
@@ -73,6 +87,8 @@ struct waiter : waiter_link {
   bool in_select;
   wait_status status;
 };
+
+inline direction direction_of(const waiter& w, dynamic_direction) noexcept { return w.dir; }
 
 /// An intrusive FIFO of waiters: a circular list through a sentinel, so linking and
 /// unlinking never test for an end.
@@ -164,23 +180,29 @@ class channel_core {
   /// value to a waiting partner, uses the buffer, or (if `may_block`) registers `w` and
   /// takes the tasklet off the run queue. The common unbuffered cases are inline; `move`
   /// moves the value on those (erased_move{this} if the caller does not know T).
-  template <class Move>
-  STACKLESS_HOT op_result operate(waiter& w, bool may_block, Move move) {
+  /// `s` is the running tasklet's scheduler; `Dir` the direction, if the caller knows it.
+  template <class Move, class Dir = dynamic_direction>
+  STACKLESS_HOT op_result operate(waiter& w, bool may_block, Move move, scheduler& s,
+                                  Dir dir = {}) {
     if (capacity_ == 0) [[likely]] {
       const std::uint8_t slow = slow_paths.load(std::memory_order_relaxed);
       if (slow == 0) [[likely]] {
-        if (const std::optional<op_result> r = operate_lone<false>(w, may_block, move)) {
+        if (const std::optional<op_result> r = operate_lone<false>(w, may_block, move, s, dir)) {
           return *r;
         }
-      } else if (slow == slow_threads && owned_by(w.tasklet->owner())) {
+      } else if (slow == slow_threads && owned_by(&s)) {
         // A channel of this thread's own: no lock, and its blocked tasklets are this
         // thread's, so this is the path of several threads without the lock.
-        if (const std::optional<op_result> r = operate_lone<true>(w, may_block, move)) {
+        if (const std::optional<op_result> r = operate_lone<true>(w, may_block, move, s, dir)) {
           return *r;
         }
       }
     }
     return operate_slow(w, may_block);
+  }
+  template <class Move>
+  STACKLESS_HOT op_result operate(waiter& w, bool may_block, Move move) {
+    return operate(w, may_block, move, *w.tasklet->owner());
   }
   STACKLESS_HOT op_result operate(waiter& w, bool may_block) {
     return operate(w, may_block, erased_move{this});
@@ -351,11 +373,13 @@ class channel_core {
   waiter* take_partner(waiter_queue& q) noexcept;
   /// complete_with finishes the operation of `self` with `partner`, already unlinked (and
   /// claimed, when Shared), and wakes the partner.
-  template <bool Shared, class Move>
-  STACKLESS_HOT op_result complete_with(waiter& self, waiter& partner, Move move) {
+  template <bool Shared, class Move, class Dir = dynamic_direction>
+  STACKLESS_HOT op_result complete_with(waiter& self, waiter& partner, Move move, scheduler& s,
+                                        Dir dir = {}) {
     tasklet_node* other = partner.tasklet;
-    waiter& sender = self.dir == direction::send ? self : partner;
-    waiter& receiver = self.dir == direction::send ? partner : self;
+    const direction d = direction_of(self, dir);
+    waiter& sender = d == direction::send ? self : partner;
+    waiter& receiver = d == direction::send ? partner : self;
     if (sender.sends_exception) [[unlikely]] {
       receiver.tasklet->bomb = *static_cast<std::exception_ptr*>(sender.data);
     } else {
@@ -372,33 +396,34 @@ class channel_core {
     } else {
       end_wait(other, partner, wait_status::done);
     }
-    scheduler& s = *self.tasklet->owner();
-    return s.wake_partner(other, static_cast<int>(self.dir), preference_, schedule_all_)
+    return s.template wake_partner<Shared>(other, static_cast<int>(d), preference_, schedule_all_)
                ? op_result::done_switch
                : op_result::done;
   }
   /// operate_lone: the common unbuffered cases, or nullopt: a partner is waiting and
   /// completes `w` (Shared: several threads, where only a lone registration may be completed
   /// without a claim), or nobody is and `w` blocks. Access to the channel is held.
-  template <bool Shared, class Move>
-  STACKLESS_HOT std::optional<op_result> operate_lone(waiter& w, bool may_block, Move move) {
-    waiter_queue& partners = w.dir == direction::send ? receivers_ : senders_;
+  template <bool Shared, class Move, class Dir = dynamic_direction>
+  STACKLESS_HOT std::optional<op_result> operate_lone(waiter& w, bool may_block, Move move,
+                                                      scheduler& s, Dir dir = {}) {
+    const direction d = direction_of(w, dir);
+    waiter_queue& partners = d == direction::send ? receivers_ : senders_;
     if (!partners.empty()) {
       waiter* partner = static_cast<waiter*>(partners.ends.next);
       if (Shared && partner->in_select) {
         return std::nullopt;
       }
       partners.unlink(partner);
-      return complete_with<Shared>(w, *partner, move);
+      return complete_with<Shared>(w, *partner, move, s, dir);
     }
     if (may_block && !closing_ && !w.tasklet->block_trap) {
-      return block(w);
+      return block(w, s, dir);
     }
     return std::nullopt;
   }
-  STACKLESS_HOT op_result block(waiter& w) {
+  template <class Dir = dynamic_direction>
+  STACKLESS_HOT op_result block(waiter& w, scheduler& s, Dir dir = {}) {
     tasklet_node* me = w.tasklet;
-    scheduler& s = *me->owner();
     w.next_case = nullptr;  // before may_leave: a deadlock report walks the chain
     if (!s.may_leave(me, true, &w)) {
       return op_result::failed;
@@ -406,7 +431,7 @@ class channel_core {
     w.status = wait_status::pending;
     w.in_select = false;
     me->wait_claim.store(0, std::memory_order_relaxed);  // published by the channel lock
-    queue_for(w.dir).push_back(&w);
+    queue_for(direction_of(w, dir)).push_back(&w);
     s.unlink(me);
     me->waiting = &w;
     set_place(me, place::channel);

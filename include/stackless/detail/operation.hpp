@@ -4,6 +4,7 @@
 /// suspend, so it runs the scheduler until the operation has completed.
 
 #include <coroutine>
+#include <type_traits>
 
 #include <stackless/detail/scheduler.hpp>
 
@@ -20,7 +21,13 @@ class operation {
     scheduler& s = scheduler::current();
     s.require_main("wait()");
     if (!self.await_ready()) {
-      if (self.await_suspend(std::noop_coroutine())) {
+      if constexpr (std::is_same_v<decltype(self.await_suspend(std::noop_coroutine())), bool>) {
+        if (self.await_suspend(std::noop_coroutine())) {
+          s.drive();
+        }
+      } else {
+        // Its await_ready did the work and said main must let others run: main cannot
+        // transfer, it drives.
         s.drive();
       }
     }

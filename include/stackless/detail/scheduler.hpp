@@ -7,8 +7,10 @@
 ///    current tasklet while a tasklet runs, SCH-2); `runcount_` counts the ring;
 ///  - `running_` is the tasklet whose code executes now; main runs exactly when the drive
 ///    loop is not resuming a coroutine;
-///  - every switch between tasklets goes through drive(), so the C stack never grows with
-///    the number of switches, whatever the compiler does with symmetric transfer.
+///  - a tasklet that suspends hands control to the next one by symmetric transfer
+///    (switch_target), at most `transfer_chain` times in a row; then, and whenever drive()
+///    has work to do on a switch, it returns to drive(). So the C stack stays bounded even
+///    where the compiler does not make the transfer a tail call (debug builds, sanitizers).
 
 #include <atomic>
 #include <chrono>
@@ -195,13 +197,17 @@ class scheduler {
   void deliver_error(std::exception_ptr e) noexcept;
 
   /// wake makes a tasklet whose wait completed runnable, following CH-5 for who runs next.
-  /// Returns true if the caller (`running_`) must yield.
+  /// Returns true if the caller (`running_`) must yield. `MayBeAway`: threads are active, so
+  /// the partner may belong to another thread.
+  template <bool MayBeAway = true>
   STACKLESS_HOT bool wake_partner(tasklet_node* partner, int caller_direction, int preference,
                                   bool schedule_all) {
     tasklet_node* caller = running_;
-    if (scheduler* home = partner->owner(); home != this) [[unlikely]] {
-      home->post_wake(partner);  // CH-6: the caller never switches
-      return false;
+    if constexpr (MayBeAway) {
+      if (scheduler* home = partner->owner(); home != this) [[unlikely]] {
+        home->post_wake(partner);  // CH-6: the caller never switches
+        return false;
+      }
     }
     if (caller == nullptr || caller->where != place::runqueue) [[unlikely]] {
       push_back(partner);
@@ -219,6 +225,33 @@ class scheduler {
     }
     push_back(partner);
     return false;
+  }
+
+  /// switch_target: where the running tasklet, which is suspending now (it blocked or let
+  /// the head of the run queue go first), hands control: the head by symmetric transfer, or
+  /// back to drive() (noop) when drive has a duty on this switch: main or nobody runs next,
+  /// hooks, threads or a switch trap are on, a watchdog refills its budget per switch, or
+  /// the chain of transfers reached its length.
+  STACKLESS_HOT std::coroutine_handle<> switch_target() noexcept {
+    tasklet_node* next = head_;
+    if (transfers_left_ == 0 || next == nullptr || next == &main_ ||
+        slow_paths.load(std::memory_order_relaxed) != 0) [[unlikely]] {
+      return std::noop_coroutine();
+    }
+    --transfers_left_;
+    set_running(next);
+    ++switches_;
+    return next->resume_point;
+  }
+  /// stop_transfers: the next suspension returns to drive() (the regime changed: a watchdog
+  /// started or ended, a preemption, code resumed inside another coroutine's call).
+  void stop_transfers() noexcept { transfers_left_ = 0; }
+  /// exchange_transfers replaces the transfers left in this chain (task start nests a
+  /// coroutine's run inside its caller's: nothing may transfer away from there).
+  std::uint32_t exchange_transfers(std::uint32_t left) noexcept {
+    const std::uint32_t before = transfers_left_;
+    transfers_left_ = left;
+    return before;
   }
 
   // --- preemption (watchdog) ------------------------------------------------------------
@@ -348,8 +381,14 @@ class scheduler {
 
   static constinit thread_local scheduler* instance_;  // constinit: no TLS init check per access
 
+  // How many symmetric transfers in a row before a suspension returns to drive(): bounds the
+  // C stack where the transfer is not a tail call, and how long the reactor waits for a
+  // poll on a busy thread.
+  static constexpr std::uint32_t transfer_chain = 63;
+
   tasklet_node main_;
   tasklet_node* head_ = nullptr;
+  std::uint32_t transfers_left_ = 0;  // set by drive() before each resume
   tasklet_node* running_ = nullptr;
   tasklet_node* registry_ = nullptr;
   // Written by this thread only, read by others (get_thread_info): relaxed loads and stores,
@@ -376,7 +415,8 @@ class scheduler {
 
   runtime_core* runtime_ = nullptr;
   reactor* reactor_ = nullptr;
-  bool attention_ = false;  // runtime_ or reactor_: drive() looks at messages and events
+  std::uint64_t next_poll_ = 0;  // switches_ at which a busy thread polls its reactor
+  bool attention_ = false;       // runtime_ or reactor_: drive() looks at messages and events
   unsigned index_ = 0;
   std::uint64_t affinity_code_ = owns_nothing;
   std::atomic<channel_core*> share_requests_{nullptr};  // a stack linked by share_next
