@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$(id -u)" -eq 0 ]; then
-  for pkg in golang-go libboost-fiber-dev libboost-serialization-dev gnuplot-nox; do
+  for pkg in golang-go libboost-fiber-dev libboost-serialization-dev gnuplot-nox valgrind; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null 2>&1 ||
       echo "note: could not install $pkg"
@@ -41,6 +41,10 @@ for _ in $(seq "$runs"); do
   for program in b1_spawn_idle b2_ping_pong b3_ring b5_select b7_two_cores b8_cross_thread \
     b9_idle b11_timers b16_b17_components b12_pickle; do
     "$bin/$program" $smoke | record
+  done
+  # The floor of issue 15: the same B1, B2, B3 and B5 on a minimal coroutine scheduler.
+  for b in b1 b2 b3 b5; do
+    "$bin/floor_programs" "$b" $smoke | record
   done
   if [ -x "$bin/b12_boost" ]; then
     "$bin/b12_boost" $smoke | record
@@ -114,6 +118,12 @@ if [ -x "$bin/fiber_peers" ]; then
   done
 else
   echo "note: Boost.Fiber peers skipped (libboost-fiber-dev is not installed; run as root)"
+fi
+
+# Instructions per operation (callgrind), stackless beside the floor: stable on a noisy
+# machine, so these are the figures issue 15's goals are checked on. Its table goes to stderr.
+if [ -z "$smoke" ]; then
+  bench/instructions.sh build/release | record
 fi
 
 # Medians per (impl, bench, param, metric), then a table: stackless beside each peer.

@@ -140,9 +140,9 @@ class channel_operation : public operation<Derived> {
   }
 
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept {
-    scheduler& s = scheduler::current();
-    waiter_.tasklet->resume_point = h;
-    return s.switch_target();
+    tasklet_node* me = waiter_.tasklet;
+    me->resume_point = h;
+    return me->owner()->switch_target();  // the running tasklet's owner is this thread's
   }
 
  protected:

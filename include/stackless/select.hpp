@@ -124,7 +124,7 @@ class select_operation : public operation<Derived> {
 
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept {
     me_->resume_point = h;
-    return scheduler::current().switch_target();
+    return me_->owner()->switch_target();  // the running tasklet's owner is this thread's
   }
 
  protected:
