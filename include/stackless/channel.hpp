@@ -78,7 +78,7 @@ class any_channel {
  protected:
   detail::channel_core& checked() const {
     if (core_ == nullptr) {
-      throw runtime_error("operation on an empty channel handle");
+      detail::throw_empty_channel_handle();
     }
     return *core_;
   }
@@ -149,7 +149,7 @@ class channel_operation : public operation<Derived> {
   channel_operation(channel_core* core, direction dir, void* data, source_site site)
       : waiter_(dir, site, data) {
     if (core == nullptr) {
-      throw runtime_error("operation on an empty channel handle");
+      detail::throw_empty_channel_handle();
     }
     waiter_.channel = core;
   }
@@ -169,8 +169,19 @@ class [[nodiscard("co_await it, or call .wait() from main")]] send_awaiter
       : channel_operation<send_awaiter<T>>(core, direction::send, value, site) {
     this->waiter_.copies = copy;
   }
-  send_awaiter(channel_core * core, std::exception_ptr error, source_site site)
-      : channel_operation<send_awaiter<T>>(core, direction::send, nullptr, site),
+  void await_resume() const { rethrow_bomb(this->waiter_.tasklet); }
+};
+
+/// send_exception's awaiter: a send whose value is an exception for the receiver (CH-7). A
+/// type of its own, so that a plain send carries no exception_ptr to make and destroy.
+template <class T>
+class [[nodiscard("co_await it, or call .wait() from main")]] exception_send_awaiter
+    : public channel_operation<exception_send_awaiter<T>> {
+ public:
+  using value_type = T;
+  static constexpr direction operation_direction = direction::send;
+  exception_send_awaiter(channel_core * core, std::exception_ptr error, source_site site)
+      : channel_operation<exception_send_awaiter<T>>(core, direction::send, nullptr, site),
         error_(std::move(error)) {
     this->waiter_.data = &error_;
     this->waiter_.sends_exception = true;
@@ -196,7 +207,7 @@ class [[nodiscard("co_await it, or call .wait() from main")]] receive_awaiter
     rethrow_bomb(this->waiter_.tasklet);
     if constexpr (ThrowOnClose) {
       if (!slot_) {
-        throw channel_closed();
+        throw_channel_closed();
       }
       return T(std::move(*slot_));
     } else {
@@ -345,7 +356,7 @@ class channel : public any_channel {
   }
 
   /// send_exception makes the receiver throw `e` instead of returning a value (CH-7).
-  detail::send_awaiter<T> send_exception(
+  detail::exception_send_awaiter<T> send_exception(
       std::exception_ptr e, detail::source_site site = detail::source_site::current()) {
     if (!e) {
       throw std::invalid_argument("send_exception: null exception_ptr");
@@ -353,7 +364,7 @@ class channel : public any_channel {
     return {core_, std::move(e), site};
   }
   template <class E>
-  detail::send_awaiter<T> send_exception(
+  detail::exception_send_awaiter<T> send_exception(
       E e, detail::source_site site = detail::source_site::current()) {
     return send_exception(std::make_exception_ptr(std::move(e)), site);
   }

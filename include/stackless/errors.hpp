@@ -32,4 +32,11 @@ class deadlock_error : public runtime_error {
   using runtime_error::runtime_error;
 };
 
+namespace detail {
+/// throw_channel_closed throws channel_closed, out of line: inline awaiters stay small.
+[[noreturn]] void throw_channel_closed();
+/// throw_empty_channel_handle throws runtime_error for an operation on an empty handle.
+[[noreturn]] void throw_empty_channel_handle();
+}  // namespace detail
+
 }  // namespace stackless

@@ -187,7 +187,7 @@ class select_result {
   auto get() {
     auto& value = received<I>();
     if (!value) {
-      throw channel_closed();
+      detail::throw_channel_closed();
     }
     return std::move(*value);
   }

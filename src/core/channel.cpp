@@ -18,6 +18,9 @@
 
 namespace stackless::detail {
 
+void throw_channel_closed() { throw channel_closed(); }
+void throw_empty_channel_handle() { throw runtime_error("operation on an empty channel handle"); }
+
 namespace {
 std::uint32_t checked_capacity(std::size_t capacity) {
   if (capacity > std::numeric_limits<std::uint32_t>::max()) {
@@ -375,7 +378,8 @@ op_result channel_core::operate_here(waiter& w, bool may_block) {
         } else {
           end_wait(other, *sender, wait_status::done);
         }
-        me->owner()->wake_partner(other, -1, 0, false);  // queued; the receiver goes on
+        me->owner()->wake_partner(
+            other, scheduler::wake_order::caller_goes_on);  // queued; the receiver goes on
       }
       return op_result::done;
     }

@@ -9,6 +9,7 @@
 
 #include <stackless/detail/channel_core.hpp>
 #include <stackless/detail/frame_pool.hpp>
+#include <stackless/detail/operation.hpp>
 #include <stackless/detail/scheduler.hpp>
 
 #include "hooks.hpp"
@@ -42,6 +43,12 @@ void set_name_of(tasklet_node* t, std::string name) {
   std::lock_guard lock(table.mutex);
   table.names[t] = std::move(name);
   t->mark_named();
+}
+
+void raise_bomb(tasklet_node* t) {
+  std::exception_ptr e = std::move(t->bomb);
+  t->bomb = nullptr;
+  std::rethrow_exception(e);
 }
 
 void tasklet_node::hold_in_reactor() {

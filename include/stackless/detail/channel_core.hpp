@@ -145,6 +145,9 @@ class channel_core {
   bool closing_ = false;
   std::int8_t preference_ = -1;
   bool schedule_all_ = false;
+  // CH-5 as the hot path reads it: [0] for a receive that completes, [1] for a send.
+  scheduler::wake_order wake_order_[2] = {scheduler::wake_order::caller_goes_on,
+                                          scheduler::wake_order::partner_runs_now};
   mutable spin_lock lock_;
   // Who may touch the channel while threads are active: make_affinity(generation, owner),
   // owner = thread index + 1, no_owner (or an older runtime's generation): nobody yet,
@@ -295,9 +298,19 @@ class channel_core {
   /// a caller that has stopped every other thread (a checkpoint's consistent cut).
   bool closing_unsynchronized() const noexcept { return closing_; }
   int preference() const noexcept { return preference_; }
-  void set_preference(int p) noexcept { preference_ = static_cast<std::int8_t>((p > 0) - (p < 0)); }
+  void set_preference(int p) noexcept {
+    preference_ = static_cast<std::int8_t>((p > 0) - (p < 0));
+    update_wake_order();
+  }
   bool schedule_all() const noexcept { return schedule_all_; }
-  void set_schedule_all(bool v) noexcept { schedule_all_ = v; }
+  void set_schedule_all(bool v) noexcept {
+    schedule_all_ = v;
+    update_wake_order();
+  }
+  /// wake_order_for: what completing an operation in direction `d` does with the caller.
+  scheduler::wake_order wake_order_for(direction d) const noexcept {
+    return wake_order_[d == direction::send ? 1 : 0];
+  }
   std::size_t capacity() const noexcept { return capacity_; }
   std::size_t buffered() const noexcept { return buffered_; }
   /// buffered_if_readable: buffered() if the calling thread may read it at once: no
@@ -354,6 +367,15 @@ class channel_core {
   channel_core* registry_prev = nullptr;
 
  private:
+  void update_wake_order() noexcept {
+    using order = scheduler::wake_order;
+    for (const direction d : {direction::receive, direction::send}) {
+      wake_order_[d == direction::send ? 1 : 0] = schedule_all_ ? order::caller_yields
+                                                  : preference_ == -static_cast<int>(d)
+                                                      ? order::partner_runs_now
+                                                      : order::caller_goes_on;
+    }
+  }
   waiter_queue& queue_for(direction d) noexcept {
     return d == direction::send ? senders_ : receivers_;
   }
@@ -396,9 +418,8 @@ class channel_core {
     } else {
       end_wait(other, partner, wait_status::done);
     }
-    return s.template wake_partner<Shared>(other, static_cast<int>(d), preference_, schedule_all_)
-               ? op_result::done_switch
-               : op_result::done;
+    return s.template wake_partner<Shared>(other, wake_order_for(d)) ? op_result::done_switch
+                                                                     : op_result::done;
   }
   /// operate_lone: the common unbuffered cases, or nullopt: a partner is waiting and
   /// completes `w` (Shared: several threads, where only a lone registration may be completed

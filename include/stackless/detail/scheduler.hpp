@@ -196,32 +196,33 @@ class scheduler {
   /// (SCH-13, EXC-2): it becomes the head and raises it.
   void deliver_error(std::exception_ptr e) noexcept;
 
+  /// What a completed rendezvous does with the caller (CH-5), precomputed per channel and
+  /// direction from its preference and schedule_all.
+  enum class wake_order : std::uint8_t { caller_goes_on, partner_runs_now, caller_yields };
+
   /// wake makes a tasklet whose wait completed runnable, following CH-5 for who runs next.
   /// Returns true if the caller (`running_`) must yield. `MayBeAway`: threads are active, so
   /// the partner may belong to another thread.
   template <bool MayBeAway = true>
-  STACKLESS_HOT bool wake_partner(tasklet_node* partner, int caller_direction, int preference,
-                                  bool schedule_all) {
-    tasklet_node* caller = running_;
+  STACKLESS_HOT bool wake_partner(tasklet_node* partner, wake_order order) {
     if constexpr (MayBeAway) {
       if (scheduler* home = partner->owner(); home != this) [[unlikely]] {
         home->post_wake(partner);  // CH-6: the caller never switches
         return false;
       }
     }
-    if (caller == nullptr || caller->where != place::runqueue) [[unlikely]] {
-      push_back(partner);
-      return false;
-    }
-    if (schedule_all) [[unlikely]] {
-      push_back(partner);
-      rotate();
-      return true;
-    }
-    if (preference == -caller_direction) {
-      insert_after(caller, partner);  // the waiting side is preferred: it runs now
-      head_ = partner;
-      return true;
+    if (order != wake_order::caller_goes_on) {
+      tasklet_node* caller = running_;
+      if (caller != nullptr && caller->where == place::runqueue) [[likely]] {
+        if (order == wake_order::caller_yields) [[unlikely]] {
+          push_back(partner);  // schedule_all
+          rotate();
+          return true;
+        }
+        insert_after(caller, partner);  // the waiting side is preferred: it runs now
+        head_ = partner;
+        return true;
+      }
     }
     push_back(partner);
     return false;
