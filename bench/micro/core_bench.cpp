@@ -1,5 +1,6 @@
 // Micro benchmarks of the core (issue: spawn, schedule switch, B2 ping-pong, B3 ring), each
-// beside the raw C++20 lower bound of BENCHMARKS.md in the same run.
+// beside the raw C++20 lower bound of BENCHMARKS.md in the same run (raw_*: the minimal
+// scheduler of bench/floor, the floor of issue 15).
 #include <chrono>
 #include <vector>
 
@@ -9,7 +10,7 @@
 
 #include <stackless/detail/frame_pool.hpp>
 
-#include "raw_baseline.hpp"
+#include "../floor/minimal_scheduler.hpp"
 
 namespace {
 
@@ -38,16 +39,16 @@ void spawn_block(benchmark::State& state) {
 }
 BENCHMARK(spawn_block)->Arg(1000)->Arg(100000)->UseManualTime()->Unit(benchmark::kMillisecond);
 
-raw::fiber raw_idle(raw::channel*) { co_return; }
+minimal::tasklet raw_idle(minimal::channel<int>*) { co_return; }
 
 void raw_spawn(benchmark::State& state) {
   const auto n = static_cast<int>(state.range(0));
-  raw::channel ch;
+  minimal::channel<int> ch;
   for (auto _ : state) {
     for (int i = 0; i < n; ++i) {
       raw_idle(&ch);
     }
-    raw::sched.run();
+    minimal::sched.run();
   }
   state.SetItemsProcessed(state.iterations() * n);
 }
@@ -101,16 +102,16 @@ void ping_pong(benchmark::State& state) {
 }
 BENCHMARK(ping_pong)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
 
-raw::fiber raw_pinger(raw::channel* out, raw::channel* in, long n) {
+minimal::tasklet raw_pinger(minimal::channel<int>* out, minimal::channel<int>* in, long n) {
   for (long i = 0; i < n; ++i) {
     co_await out->send(static_cast<int>(i));
     (void)co_await in->receive();
   }
 }
 
-raw::fiber raw_ponger(raw::channel* in, raw::channel* out, long n) {
+minimal::tasklet raw_ponger(minimal::channel<int>* in, minimal::channel<int>* out, long n) {
   for (long i = 0; i < n; ++i) {
-    int v = co_await in->receive();
+    int v = *co_await in->receive();
     co_await out->send(v);
   }
 }
@@ -118,11 +119,11 @@ raw::fiber raw_ponger(raw::channel* in, raw::channel* out, long n) {
 void raw_ping_pong(benchmark::State& state) {
   const long n = state.range(0);
   for (auto _ : state) {
-    raw::channel a;
-    raw::channel b;
+    minimal::channel<int> a;
+    minimal::channel<int> b;
     raw_pinger(&a, &b, n);
     raw_ponger(&a, &b, n);
-    raw::sched.run();
+    minimal::sched.run();
   }
   state.SetItemsProcessed(state.iterations() * n);
 }
@@ -165,9 +166,9 @@ BENCHMARK(ring)->Arg(1000)->Arg(100000)->Unit(benchmark::kMillisecond);
 
 // Tokens count down; at zero the ring shuts down with negative tokens: -k means k more
 // members still have to stop.
-raw::fiber raw_ring_member(raw::channel* in, raw::channel* out, int size) {
+minimal::tasklet raw_ring_member(minimal::channel<int>* in, minimal::channel<int>* out, int size) {
   for (;;) {
-    const int token = co_await in->receive();
+    const int token = *co_await in->receive();
     if (token > 0) {
       co_await out->send(token - 1);
     } else {
@@ -180,7 +181,7 @@ raw::fiber raw_ring_member(raw::channel* in, raw::channel* out, int size) {
   }
 }
 
-raw::fiber raw_inject(raw::channel* first, long hops) {
+minimal::tasklet raw_inject(minimal::channel<int>* first, long hops) {
   co_await first->send(static_cast<int>(hops));
 }
 
@@ -188,12 +189,12 @@ void raw_ring(benchmark::State& state) {
   const auto size = static_cast<int>(state.range(0));
   const long hops = 1'000'000;
   for (auto _ : state) {
-    std::vector<raw::channel> links(size);
+    std::vector<minimal::channel<int>> links(size);
     for (int i = 0; i < size; ++i) {
       raw_ring_member(&links[i], &links[(i + 1) % size], size);
     }
     raw_inject(&links[0], hops);
-    raw::sched.run();
+    minimal::sched.run();
   }
   state.SetItemsProcessed(state.iterations() * hops);
 }
