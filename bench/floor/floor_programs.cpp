@@ -1,14 +1,18 @@
-// B1, B2, B3 and B5 on the minimal scheduler (minimal_scheduler.hpp): the floor that issue 15
+// B1, B2, B3, B5 and B11 on the minimal scheduler (minimal_scheduler.hpp): the floor that issue 15
 // measures stackless against, in time here and in instructions by bench/instructions.sh. Each
 // program has the shape of its stackless twin in bench/programs and checks its result the same
 // way. Prints CSV with impl "floor".
-//   floor_programs b1|b2|b3|b5 [--smoke | --count N]
+//   floor_programs b1|b2|b3|b5|b11 [--smoke | --count N]
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include "minimal_scheduler.hpp"
 
@@ -147,8 +151,60 @@ void b5(int per_producer) {
   std::printf("floor,B5,%ld,per_message,%.1f,ns\n", total, ns);
 }
 
+// --- B11: n tasklets, each sleeping until a random deadline within 1 s ---------------------
+
+minimal::tasklet sleeper(std::int64_t deadline, std::int64_t* late_ns) {
+  co_await minimal::sleep_until{deadline};
+  *late_ns = minimal::clock.now() - deadline;
+}
+
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+void b11(long n) {
+  // The same deadlines as bench/programs/b11_timers.cpp.
+  std::mt19937_64 random(11);
+  std::uniform_int_distribution<std::int64_t> offset_ns(0, 1'000'000'000);
+  std::vector<std::int64_t> offsets(static_cast<std::size_t>(n));
+  for (auto& o : offsets) {
+    o = offset_ns(random);
+  }
+  std::vector<std::int64_t> late(static_cast<std::size_t>(n), -1);
+  const double cpu_before = cpu_seconds();
+  const std::int64_t start = minimal::clock.now();
+  for (long i = 0; i < n; ++i) {
+    sleeper(start + offsets[static_cast<std::size_t>(i)], &late[static_cast<std::size_t>(i)]);
+  }
+  minimal::clock.run();
+  const double cpu = cpu_seconds() - cpu_before;
+  std::sort(late.begin(), late.end());
+  if (late.front() < 0) {
+    std::fprintf(stderr, "floor b11: a timer fired early or never\n");
+    std::exit(1);
+  }
+  std::printf("floor,B11,%ld,cpu_per_timer,%.1f,ns\n", n, cpu * 1e9 / static_cast<double>(n));
+  std::printf("floor,B11,%ld,late_p50,%.1f,us\n", n,
+              static_cast<double>(late[late.size() / 2]) / 1e3);
+  std::printf("floor,B11,%ld,late_p99,%.1f,us\n", n,
+              static_cast<double>(late[late.size() * 99 / 100]) / 1e3);
+
+  // The same simulation on a virtual clock.
+  minimal::clock.use_virtual(0);
+  const auto wall = clock_type::now();
+  for (long i = 0; i < n; ++i) {
+    sleeper(offsets[static_cast<std::size_t>(i)], &late[static_cast<std::size_t>(i)]);
+  }
+  minimal::clock.run();
+  const double seconds = std::chrono::duration<double>(clock_type::now() - wall).count();
+  std::printf("floor,B11v,%ld,throughput,%.0f,events/s\n", n, static_cast<double>(n) / seconds);
+}
+
 int usage() {
-  std::fprintf(stderr, "usage: floor_programs b1|b2|b3|b5 [--smoke | --count N]\n");
+  std::fprintf(stderr, "usage: floor_programs b1|b2|b3|b5|b11 [--smoke | --count N]\n");
   return 2;
 }
 
@@ -190,6 +246,8 @@ int main(int argc, char** argv) {
     }
   } else if (which == "b5") {
     b5(static_cast<int>(count > 0 ? count / 4 : smoke ? 1000 : 250'000));
+  } else if (which == "b11") {
+    b11(count > 0 ? count : smoke ? 10'000 : 1'000'000);
   } else {
     return usage();
   }

@@ -6,11 +6,18 @@
 // switch is one tail call). What it does not have, and stackless does: CH-5 preference, kill
 // and exceptions at every suspension point, watchdogs and preemption, deadlock detection,
 // callbacks, nested tasks, threads, introspection. Single-threaded; benchmarks only.
+//
+// For B11, timers: sleep_until() on one binary heap of {deadline, sequence, coroutine}
+// (std::priority_queue), served by run_with_timers() when the run queue is empty, on the real
+// clock (the thread sleeps in clock_nanosleep) or on a virtual one (time jumps).
 #include <coroutine>
 #include <cstdint>
+#include <ctime>
 #include <exception>
 #include <optional>
+#include <queue>
 #include <utility>
+#include <vector>
 
 namespace minimal {
 
@@ -266,6 +273,88 @@ class select_receive {
   channel<T>* channels_[N];
   waiter<T> cases_[N];
   select_record<T> record_;
+};
+
+// --- timers (B11) -----------------------------------------------------------------------
+
+class timers {
+ public:
+  /// use_virtual: time is `start` and moves only to the earliest deadline when nothing runs.
+  void use_virtual(std::int64_t start) noexcept {
+    virtual_ = true;
+    virtual_now_ = start;
+  }
+  std::int64_t now() const noexcept {
+    if (virtual_) {
+      return virtual_now_;
+    }
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);  // what std::chrono::steady_clock reads
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  }
+  void arm(std::int64_t deadline, std::coroutine_handle<> h) {
+    heap_.push({deadline, sequence_++, h});
+  }
+  /// run: the scheduler's loop, and between its turns the due timers (equal deadlines in
+  /// arming order); returns when nothing runs and no timer is armed.
+  void run() {
+    for (;;) {
+      sched.run();
+      if (heap_.empty()) {
+        return;
+      }
+      std::int64_t time = now();
+      if (heap_.top().deadline > time) {
+        if (virtual_) {
+          virtual_now_ = time = heap_.top().deadline;
+        } else {
+          const std::int64_t d = heap_.top().deadline;
+          const timespec until{static_cast<time_t>(d / 1'000'000'000),
+                               static_cast<long>(d % 1'000'000'000)};
+          clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr);
+          time = now();
+        }
+      }
+      while (!heap_.empty() && heap_.top().deadline <= time) {
+        pending_.push_back(heap_.top().handle);
+        heap_.pop();
+      }
+      for (std::coroutine_handle<> h : pending_) {
+        h.resume();  // each runs to its next suspension, which returns here
+      }
+      pending_.clear();
+    }
+  }
+
+ private:
+  struct entry {
+    std::int64_t deadline;
+    std::uint64_t sequence;
+    std::coroutine_handle<> handle;
+  };
+  struct later {
+    bool operator()(const entry& a, const entry& b) const noexcept {
+      return a.deadline != b.deadline ? a.deadline > b.deadline : a.sequence > b.sequence;
+    }
+  };
+  std::priority_queue<entry, std::vector<entry>, later> heap_;
+  std::vector<std::coroutine_handle<>> pending_;
+  std::uint64_t sequence_ = 0;
+  bool virtual_ = false;
+  std::int64_t virtual_now_ = 0;
+};
+
+inline timers clock;
+
+/// sleep_until: suspends the calling tasklet until `deadline` (ns on clock's time).
+struct sleep_until {
+  std::int64_t deadline;
+  bool await_ready() const noexcept { return deadline <= clock.now(); }
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
+    clock.arm(deadline, h);
+    return sched.next();
+  }
+  void await_resume() const noexcept {}
 };
 
 }  // namespace minimal

@@ -38,6 +38,11 @@ channel_core::channel_core(std::size_t capacity, unlisted) noexcept
     : capacity_(static_cast<std::uint32_t>(capacity)) {}
 
 channel_core::~channel_core() {
+  if (id_ == 0 && senders_.empty() && receivers_.empty()) [[likely]] {
+    // An event channel (the only unlisted kind) that nobody waits on: it belongs to its
+    // thread alone, and there is nothing to unlist or wake. (One per time case and sleep.)
+    return;
+  }
   const bool shared = threads_active();
   scheduler* const here = scheduler::existing();
   if (shared) {

@@ -59,14 +59,6 @@ void* new_slab(std::size_t bytes) {
   return slab;
 }
 
-void free_slab(void* slab, std::size_t bytes) {
-  if (bytes == large_slab_bytes) {
-    ::munmap(slab, bytes);
-  } else {
-    std::free(slab);
-  }
-}
-
 struct free_block {
   free_block* next;
 };
@@ -77,19 +69,15 @@ struct free_block {
 
 struct global_pool {
   std::mutex mutex;
-  std::vector<std::pair<void*, std::size_t>> slabs;
+  std::vector<std::pair<void*, std::size_t>> slabs;  // reachable: leak checkers stay quiet
   free_block* orphans[class_count + 1] = {};
-
-  ~global_pool() {
-    for (auto [slab, bytes] : slabs) {
-      free_slab(slab, bytes);
-    }
-  }
 };
 
+// Never destroyed: a tasklet handle in static storage (a global vector of handles) is
+// released after static destructors have run, and its node lives in a slab.
 global_pool& global() {
-  static global_pool pool;
-  return pool;
+  static global_pool* const pool = new global_pool;
+  return *pool;
 }
 
 struct thread_pool {

@@ -14,9 +14,6 @@
 namespace stackless::detail {
 
 namespace {
-// Heap arity: four children share one or two cache lines of entries (16 bytes each), and
-// the tree is half as deep as a binary heap's (docs/design.md, "Timers"; measured there).
-constexpr std::size_t arity = 4;
 constexpr int events_per_poll = 128;
 
 [[noreturn]] void throw_errno(const char* what) {
@@ -51,78 +48,15 @@ std::int64_t reactor::now() const noexcept {
 
 // --- timers --------------------------------------------------------------------------------
 
-void reactor::arm(timer& t) {
-  t.owner = this;
-  t.sequence = sequence_++;
-  heap_.push_back({});
-  sift_up(heap_.size() - 1, {t.deadline, &t});
-}
-
-void reactor::disarm(timer& t) noexcept {
-  if (!t.armed()) {
-    return;
-  }
-  const std::size_t i = t.index;
-  t.index = not_armed;
-  const entry last = heap_.back();
-  heap_.pop_back();
-  if (i == heap_.size()) {
-    return;  // it was the last one
-  }
-  // The last entry takes the hole, then moves up or down to where it belongs.
-  if (i > 0 && before(last, heap_[(i - 1) / arity])) {
-    sift_up(i, last);
-  } else {
-    sift_down(i, last);
-  }
-}
-
-void reactor::sift_up(std::size_t i, entry e) noexcept {
-  while (i > 0) {
-    const std::size_t parent = (i - 1) / arity;
-    if (!before(e, heap_[parent])) {
-      break;
-    }
-    place(i, heap_[parent]);
-    i = parent;
-  }
-  place(i, e);
-}
-
-void reactor::sift_down(std::size_t i, entry e) noexcept {
-  const std::size_t n = heap_.size();
-  for (;;) {
-    const std::size_t first = i * arity + 1;
-    if (first >= n) {
-      break;
-    }
-    std::size_t best = first;
-    const std::size_t end = first + arity < n ? first + arity : n;
-    for (std::size_t c = first + 1; c < end; ++c) {
-      if (before(heap_[c], heap_[best])) {
-        best = c;
-      }
-    }
-    if (!before(heap_[best], e)) {
-      break;
-    }
-    place(i, heap_[best]);
-    i = best;
-  }
-  place(i, e);
-}
-
 std::size_t reactor::fire_due() {
-  if (heap_.empty()) {
+  if (timers_.empty()) {
     return 0;
   }
-  std::int64_t time = now();
+  const std::int64_t time = now();
   std::size_t fired = 0;
-  while (!heap_.empty() && heap_.front().deadline <= time) {
-    timer& t = *heap_.front().t;
-    disarm(t);
+  while (timer* t = timers_.pop_due(time)) {
     event_value value = time;
-    t.target->offer(&value);
+    t->target->offer(&value);
     ++fired;
   }
   return fired;
@@ -256,10 +190,10 @@ std::size_t reactor::poll(bool jump) {
   if (external_ > 0) {
     delivered += take_events(0);
   }
-  if (jump && virtual_ != nullptr && delivered == 0 && !heap_.empty()) {
+  if (jump && virtual_ != nullptr && delivered == 0 && !timers_.empty()) {
     // Nothing can run before the earliest timer: its deadline is now.
     std::int64_t current = virtual_->now.load(std::memory_order_acquire);
-    const std::int64_t next = heap_.front().deadline;
+    const std::int64_t next = timers_.earliest();
     while (current < next &&
            !virtual_->now.compare_exchange_weak(current, next, std::memory_order_acq_rel)) {
     }
@@ -274,10 +208,9 @@ void reactor::sleep() {
     return;
   }
   std::int64_t timeout_ns = -1;  // no timer: until an event or a wake-up
-  if (!heap_.empty() && !shared_clock_) {
+  if (!timers_.empty() && !shared_clock_) {
     // Under its own virtual clock with fds waited on: look at them, then let time jump.
-    timeout_ns =
-        virtual_ != nullptr ? 0 : std::max<std::int64_t>(heap_.front().deadline - now(), 0);
+    timeout_ns = virtual_ != nullptr ? 0 : std::max<std::int64_t>(timers_.earliest() - now(), 0);
   }
   if (mailbox_->pending_.load(std::memory_order_acquire)) {
     timeout_ns = 0;

@@ -81,8 +81,9 @@ waiter* timed_wait::arm(source_site site) {
   waiter_.channel = &core_;
   slot_.reset();
   core_.reset();
-  if (deadline_ <= r.now()) {
-    event_value value = r.now();
+  const std::int64_t now = r.now();
+  if (deadline_ <= now) {
+    event_value value = now;
     core_.offer(&value);  // due already: the case is ready now
   } else {
     timer_.deadline = deadline_;
@@ -90,7 +91,7 @@ waiter* timed_wait::arm(source_site site) {
     tasklet_node* holder = scheduler::current().running();
     holder->hold_in_reactor();  // until disarm(): the timer and the event channel are here
     holder_ = holder;
-    r.arm(timer_);
+    r.arm(timer_, now);
   }
   return &waiter_;
 }

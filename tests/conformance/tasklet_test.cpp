@@ -1,6 +1,7 @@
 // Tasklet rules TSK-4..TSK-15 (SEMANTICS.md Part B section 2).
 #include <set>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -250,6 +251,26 @@ TEST_P(Tasklet, EmptyHandleOperationsThrow) {
   EXPECT_THROW((void)empty.alive(), stackless::runtime_error);
   EXPECT_THROW(empty.insert(), stackless::runtime_error);
   EXPECT_THROW((void)empty.kill(), stackless::runtime_error);
+}
+
+// Handles kept in static storage are released after the thread's scheduler and frame pool
+// have gone (static destructors run last): the nodes they hold must still be there.
+// The child process exits through static destruction; a use after free is a crash there
+// (and an AddressSanitizer report in the asan preset).
+tasklet sleep_on(channel<int> ch) { (void)co_await ch.receive(); }
+
+TEST(TaskletExit, HandlesInStaticStorageOutliveTheScheduler) {
+  EXPECT_EXIT(
+      {
+        static std::vector<tasklet> kept;
+        channel<int> ch;
+        for (int i = 0; i < 3000; ++i) {  // more than one small slab
+          kept.push_back(sleep_on(ch));
+        }
+        stackless::run();
+        std::exit(kept.size() == 3000 && kept.front().blocked() ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace

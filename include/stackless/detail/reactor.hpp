@@ -22,6 +22,7 @@
 #include <vector>
 
 #include <stackless/detail/channel_core.hpp>
+#include <stackless/detail/timer_queue.hpp>
 
 namespace stackless::detail {
 
@@ -58,20 +59,6 @@ class event_core final : public channel_core {
 
  private:
   event_value slot_ = 0;
-};
-
-inline constexpr std::size_t not_armed = std::numeric_limits<std::size_t>::max();
-inline constexpr std::int64_t no_deadline = std::numeric_limits<std::int64_t>::max();
-
-/// timer: a deadline that offers the firing time to `target` (in an awaiter, hence in the
-/// waiting tasklet's frame). Armed in the reactor of the thread that armed it.
-struct timer {
-  std::int64_t deadline = 0;  // nanoseconds on the scheduler's clock
-  std::uint64_t sequence = 0;
-  std::size_t index = not_armed;
-  reactor* owner = nullptr;
-  event_core* target = nullptr;
-  bool armed() const noexcept { return index != not_armed; }
 };
 
 /// virtual_time: a clock that moves only when nothing can run (the earliest timer's deadline
@@ -128,20 +115,28 @@ class reactor {
   virtual_time* virtual_clock() const noexcept { return virtual_; }
 
   // --- timers -----------------------------------------------------------------------------
-  /// arm puts `t` (deadline set) in the heap; equal deadlines fire in arming order.
-  void arm(timer& t);
-  /// disarm takes `t` out if it is armed (owner thread only).
-  void disarm(timer& t) noexcept;
-  std::size_t armed_timers() const noexcept { return heap_.size(); }
-  std::int64_t next_deadline() const noexcept {
-    return heap_.empty() ? no_deadline : heap_.front().deadline;
+  /// arm puts `t` (deadline set) in the timer queue; `now`: now() as the caller read it; equal
+  /// deadlines fire in arming order.
+  void arm(timer& t, std::int64_t now) {
+    t.owner = this;
+    t.sequence = sequence_++;
+    timers_.push(t, now);
   }
+  /// disarm takes `t` out if it is armed (owner thread only).
+  void disarm(timer& t) noexcept {
+    if (t.armed()) {
+      timers_.remove(t);
+    }
+  }
+  std::size_t armed_timers() const noexcept { return timers_.size(); }
+  /// next_deadline: the earliest armed deadline, or no_deadline.
+  std::int64_t next_deadline() noexcept { return timers_.earliest(); }
   /// fire_due fires every timer whose deadline has come; returns how many.
   std::size_t fire_due();
 
   // --- what can still wake a tasklet -------------------------------------------------------
   /// waits: timers armed, descriptors waited on, offloaded calls running.
-  bool waits() const noexcept { return !heap_.empty() || external_ > 0; }
+  bool waits() const noexcept { return !timers_.empty() || external_ > 0; }
   /// external_waits: waits that only the world outside can end (fds, offload, signals).
   bool external_waits() const noexcept { return external_ > 0; }
   void count_external(int change) noexcept { external_ += change; }
@@ -176,27 +171,12 @@ class reactor {
   void wake() noexcept;
 
  private:
-  // 16 bytes: four siblings share a cache line or two. The arming order, which breaks ties,
-  // is read from the timer only when two deadlines are equal.
-  struct entry {
-    std::int64_t deadline;
-    timer* t;
-  };
-  static bool before(const entry& a, const entry& b) noexcept {
-    return a.deadline != b.deadline ? a.deadline < b.deadline : a.t->sequence < b.t->sequence;
-  }
-  void place(std::size_t i, const entry& e) noexcept {
-    heap_[i] = e;
-    e.t->index = i;
-  }
-  void sift_up(std::size_t i, entry e) noexcept;
-  void sift_down(std::size_t i, entry e) noexcept;
   void open_poller();
   std::size_t take_events(std::int64_t timeout_ns);  // < 0: no limit
 
   virtual_time* virtual_ = nullptr;
   bool shared_clock_ = false;
-  std::vector<entry> heap_;
+  timer_queue timers_;
   std::uint64_t sequence_ = 0;
   int external_ = 0;
   int epoll_ = -1;
