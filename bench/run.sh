@@ -42,8 +42,8 @@ for _ in $(seq "$runs"); do
     b9_idle b11_timers b16_b17_components b12_pickle; do
     "$bin/$program" $smoke | record
   done
-  # The floor of issue 15: the same B1, B2, B3 and B5 on a minimal coroutine scheduler.
-  for b in b1 b2 b3 b5; do
+  # The floor of issue 15: the same B1, B2, B3, B5 and B11 on a minimal coroutine scheduler.
+  for b in b1 b2 b3 b5 b11; do
     "$bin/floor_programs" "$b" $smoke | record
   done
   if [ -x "$bin/b12_boost" ]; then

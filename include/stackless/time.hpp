@@ -7,9 +7,10 @@
 ///   if (r.index() == 1) { /* nothing came within 200 ms */ }
 ///   std::optional<int> v = co_await jobs.receive_for(200ms);
 ///
-/// - Timers live in the calling thread's scheduler (a 4-ary heap). Equal deadlines fire in
-///   the order they were set. A sleeping tasklet is blocked like a receiver: kill() wakes it
-///   with tasklet_exit and its timer goes with it; it is never reported as deadlocked.
+/// - Timers live in the calling thread's scheduler (a wheel feeding a heap of the current
+///   millisecond's timers; detail/timer_queue.hpp). They fire in deadline order; equal
+///   deadlines in the order they were set. A sleeping tasklet is blocked like a receiver: kill()
+///   wakes it with tasklet_exit and its timer goes with it; it is never reported as deadlocked.
 /// - run() (and runtime::run()) returns only when nothing is runnable, no timer is armed and
 ///   no fd is waited on. While only timers are left, the thread sleeps until the earliest.
 /// - Under stackless::virtual_clock (or runtime_options::virtual_time) time stands still

@@ -123,9 +123,9 @@ TEST(TimerQueue, FiresInDeadlineThenArmingOrderAtEveryScale) {
 TEST(TimerQueue, NegativeDeadlinesAndNeverKeepTheirOrder) {
   model_check m(7);
   m.fire_until(-5'000'000'000);
-  for (std::int64_t d : {no_deadline - 1, std::int64_t{-4'000'000'000}, std::int64_t{-1},
-                         std::int64_t{0}, std::int64_t{-4'000'000'000}, no_deadline - 1,
-                         std::int64_t{1} << 40}) {
+  for (std::int64_t d :
+       {no_deadline - 1, std::int64_t{-4'000'000'000}, std::int64_t{-1}, std::int64_t{0},
+        std::int64_t{-4'000'000'000}, no_deadline - 1, std::int64_t{1} << 40}) {
     m.arm(d);
   }
   m.check_earliest();
