@@ -95,15 +95,16 @@ std::int64_t deadline_after(std::chrono::duration<Rep, Period> d, const char* wh
 /// wait (sleep, a time case) is made of. Lives in an awaiter, hence in the tasklet's frame.
 class timed_wait {
  public:
-  explicit timed_wait(std::int64_t deadline) noexcept : deadline_(deadline) {
+  explicit timed_wait(std::int64_t deadline) noexcept {
+    timer_.deadline = deadline;
     core_.what = event_core::kind::timer;
     core_.deadline = deadline;
   }
-  timed_wait(const timed_wait& other) noexcept : timed_wait(other.deadline_) {}
+  timed_wait(const timed_wait& other) noexcept : timed_wait(other.timer_.deadline) {}
   timed_wait& operator=(const timed_wait&) = delete;
   ~timed_wait() { disarm(); }
 
-  std::int64_t deadline() const noexcept { return deadline_; }
+  std::int64_t deadline() const noexcept { return timer_.deadline; }
   /// arm: a receive registration on the event channel, fed by a timer on the calling
   /// thread's reactor, or at once when the deadline has passed.
   waiter* arm(source_site site);
@@ -118,7 +119,6 @@ class timed_wait {
   }
 
  private:
-  std::int64_t deadline_;
   event_core core_;
   timer timer_;
   // The tasklet kept on the reactor's thread from arm() to disarm(), even after the timer

@@ -82,11 +82,10 @@ waiter* timed_wait::arm(source_site site) {
   slot_.reset();
   core_.reset();
   const std::int64_t now = r.now();
-  if (deadline_ <= now) {
+  if (timer_.deadline <= now) {
     event_value value = now;
     core_.offer(&value);  // due already: the case is ready now
   } else {
-    timer_.deadline = deadline_;
     timer_.target = &core_;
     tasklet_node* holder = scheduler::current().running();
     holder->hold_in_reactor();  // until disarm(): the timer and the event channel are here

@@ -39,7 +39,7 @@ void timer_queue::place(const entry& e, std::uint16_t s) {
   std::vector<entry>& bucket = wheel_[s];
   bucket.push_back(e);
   e.t->slot = s;
-  e.t->index = bucket.size() - 1;
+  e.t->index = static_cast<std::uint32_t>(bucket.size() - 1);
   occupied_[s / slots_per_level] |= std::uint64_t{1} << (s % slots_per_level);
   ++in_wheel_;
 }
@@ -58,7 +58,7 @@ void timer_queue::remove(timer& t) noexcept {
   --in_wheel_;
   if (i < bucket.size()) {
     bucket[i] = last;
-    last.t->index = i;
+    last.t->index = static_cast<std::uint32_t>(i);
   } else if (bucket.empty()) {
     occupied_[t.slot / slots_per_level] &= ~(std::uint64_t{1} << (t.slot % slots_per_level));
   }

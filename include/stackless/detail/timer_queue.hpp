@@ -22,7 +22,7 @@ namespace stackless::detail {
 class reactor;
 class event_core;
 
-inline constexpr std::size_t not_armed = std::numeric_limits<std::size_t>::max();
+inline constexpr std::uint32_t not_armed = std::numeric_limits<std::uint32_t>::max();
 inline constexpr std::int64_t no_deadline = std::numeric_limits<std::int64_t>::max();
 
 /// timer: a deadline that offers the firing time to `target` (in an awaiter, hence in the
@@ -30,8 +30,8 @@ inline constexpr std::int64_t no_deadline = std::numeric_limits<std::int64_t>::m
 struct timer {
   std::int64_t deadline = 0;  // nanoseconds on the scheduler's clock
   std::uint64_t sequence = 0;
-  std::size_t index = not_armed;  // in the heap, or in its wheel slot
-  std::uint16_t slot = 0;         // the wheel slot (level * 64 + slot), or in_heap
+  std::uint32_t index = not_armed;  // in the heap, or in its wheel slot
+  std::uint16_t slot = 0;           // the wheel slot (level * 64 + slot), or in_heap
   reactor* owner = nullptr;
   event_core* target = nullptr;
   bool armed() const noexcept { return index != not_armed; }
@@ -89,7 +89,7 @@ class timer_queue {
   void open_earliest_slot() noexcept;  // the cursor to the earliest occupied slot's start
   void heap_put(std::size_t i, const entry& e) noexcept {
     heap_[i] = e;
-    e.t->index = i;
+    e.t->index = static_cast<std::uint32_t>(i);
   }
   void sift_up(std::size_t i, entry e) noexcept;
   void sift_down(std::size_t i, entry e) noexcept;
