@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # B10 in the test suite: the stackless echo server under the load generator, briefly.
-#   b10_smoke.sh <b10_echo_server> <b10_load>
+#   b10_smoke.sh <b10_echo_server> <b10_load> [server options]
 set -euo pipefail
-exec 3< <("$1")
+exec 3< <("$1" "${@:3}")
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 read -r line <&3

@@ -106,6 +106,8 @@ for _ in $(seq "$runs"); do
     "$bin/threads_peers" "$b" $smoke | record
   done
   b10 stackless "$bin/b10_echo_server"
+  # The same server holding no buffer while a connection is idle (in the CSV files only).
+  b10 stackless_pooled "$bin/b10_echo_server" --pooled
   if [ -x "$bin/asio_echo" ]; then
     b10 asio "$bin/asio_echo"
   fi

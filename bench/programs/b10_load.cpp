@@ -123,8 +123,13 @@ int main(int argc, char** argv) {
     try {
       while (!*until) {
         const auto t0 = clock::now();
+        std::memcpy(request.data(), count, sizeof *count);  // a different request each time
         co_await stream->write_all(request);
         co_await stream->read_exact(reply);
+        if (reply != request) {
+          ++*failed;  // not an echo
+          break;
+        }
         out->push_back(static_cast<std::uint32_t>((clock::now() - t0).count()));
         ++*count;
       }
