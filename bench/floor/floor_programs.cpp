@@ -8,12 +8,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <random>
 #include <string>
 #include <vector>
 
-#include <sys/resource.h>
-
+#include "../common/sleepers.hpp"
 #include "minimal_scheduler.hpp"
 
 namespace {
@@ -158,29 +156,16 @@ minimal::tasklet sleeper(std::int64_t deadline, std::int64_t* late_ns) {
   *late_ns = minimal::clock.now() - deadline;
 }
 
-double cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
 void b11(long n) {
-  // The same deadlines as bench/programs/b11_timers.cpp.
-  std::mt19937_64 random(11);
-  std::uniform_int_distribution<std::int64_t> offset_ns(0, 1'000'000'000);
-  std::vector<std::int64_t> offsets(static_cast<std::size_t>(n));
-  for (auto& o : offsets) {
-    o = offset_ns(random);
-  }
+  const std::vector<std::int64_t> offsets = bench::sleeper_offsets_ns(n);
   std::vector<std::int64_t> late(static_cast<std::size_t>(n), -1);
-  const double cpu_before = cpu_seconds();
+  const double cpu_before = bench::cpu_seconds();
   const std::int64_t start = minimal::clock.now();
   for (long i = 0; i < n; ++i) {
     sleeper(start + offsets[static_cast<std::size_t>(i)], &late[static_cast<std::size_t>(i)]);
   }
   minimal::clock.run();
-  const double cpu = cpu_seconds() - cpu_before;
+  const double cpu = bench::cpu_seconds() - cpu_before;
   std::sort(late.begin(), late.end());
   if (late.front() < 0) {
     std::fprintf(stderr, "floor b11: a timer fired early or never\n");

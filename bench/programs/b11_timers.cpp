@@ -8,14 +8,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <random>
 #include <vector>
-
-#include <sys/resource.h>
 
 #include <stackless/stackless.hpp>
 
 #include "../common/resident.hpp"
+#include "../common/sleepers.hpp"
 
 namespace {
 
@@ -81,37 +79,25 @@ double timeout_round_trip(long trips, long others) {
   return run.ns_per_trip;
 }
 
-double cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   const bool smoke = argc > 1 && std::strcmp(argv[1], "--smoke") == 0;
   const long n = smoke ? 10'000 : 1'000'000;
-  std::mt19937_64 random(11);
-  std::uniform_int_distribution<std::int64_t> offset_ns(0, 1'000'000'000);
-  std::vector<std::int64_t> offsets(static_cast<std::size_t>(n));
-  for (auto& o : offsets) {
-    o = offset_ns(random);
-  }
+  const std::vector<std::int64_t> offsets = bench::sleeper_offsets_ns(n);
   std::vector<std::int64_t> late(static_cast<std::size_t>(n), -1);
   std::printf("impl,bench,param,metric,value,unit\n");
 
   // Real clock.
   const long rss_before = bench::resident_bytes();
-  const double cpu_before = cpu_seconds();
+  const double cpu_before = bench::cpu_seconds();
   const clock::time_point start = clock::now();
   for (long i = 0; i < n; ++i) {
     sleeper(start + clock::duration(offsets[i]), &late[i]);
   }
   stackless::run();
   const long rss_peak = bench::peak_resident_bytes();
-  const double cpu = cpu_seconds() - cpu_before;
+  const double cpu = bench::cpu_seconds() - cpu_before;
   std::sort(late.begin(), late.end());
   if (late.front() < 0) {
     std::fprintf(stderr, "b11: a timer fired early or never\n");
