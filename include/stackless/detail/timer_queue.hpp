@@ -7,9 +7,10 @@
 ///
 /// The wheel: level L has 64 slots of 64^L ticks each. A timer whose tick is after the
 /// cursor sits at the level of the highest 6-bit group in which its tick differs from the
-/// cursor's, in the slot of its tick's bits there. The cursor only moves forward, and only
-/// to the start of the earliest occupied slot (whose timers then move down a level or into
-/// the heap) or to a time before it; so a timer's level and slot stay right while it waits.
+/// cursor's, in the slot of its tick's bits there. While timers are armed the cursor only
+/// moves forward, and only to the start of the earliest occupied slot (whose timers then
+/// move down a level or into the heap) or to a time before it; so a timer's level and slot
+/// stay right while it waits. With none armed, it restarts at the clock's tick.
 /// Everything is the owning thread's, with no lock.
 
 #include <cstddef>
