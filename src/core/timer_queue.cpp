@@ -41,7 +41,6 @@ void timer_queue::place(const entry& e, std::uint16_t s) {
   e.t->slot = s;
   e.t->index = static_cast<std::uint32_t>(bucket.size() - 1);
   occupied_[s / slots_per_level] |= std::uint64_t{1} << (s % slots_per_level);
-  ++in_wheel_;
 }
 
 void timer_queue::remove(timer& t) noexcept {
@@ -55,7 +54,6 @@ void timer_queue::remove(timer& t) noexcept {
   std::vector<entry>& bucket = wheel_[t.slot];
   const entry last = bucket.back();
   bucket.pop_back();
-  --in_wheel_;
   if (i < bucket.size()) {
     bucket[i] = last;
     last.t->index = static_cast<std::uint32_t>(i);
@@ -64,7 +62,15 @@ void timer_queue::remove(timer& t) noexcept {
   }
 }
 
-void timer_queue::open_earliest_slot() noexcept {
+bool timer_queue::wheel_empty() const noexcept {
+  std::uint64_t any = 0;
+  for (const std::uint64_t bits : occupied_) {
+    any |= bits;
+  }
+  return any == 0;
+}
+
+timer_queue::slot_position timer_queue::earliest_slot() const noexcept {
   // The lowest occupied level holds the earliest slot: every slot of level L lies inside
   // the cursor's group of level L + 1 and after its group of level L, so before any slot
   // of a higher level and after every slot of a lower one.
@@ -75,37 +81,29 @@ void timer_queue::open_earliest_slot() noexcept {
   const int in_level = std::countr_zero(occupied_[level]);
   const int shift = level * group_bits;
   const std::uint64_t above = ~((std::uint64_t{1} << (shift + group_bits)) - 1);
-  cursor_ = (cursor_ & above) | (static_cast<std::uint64_t>(in_level) << shift);
-  occupied_[level] &= ~(std::uint64_t{1} << in_level);
+  return {level, in_level, (cursor_ & above) | (static_cast<std::uint64_t>(in_level) << shift)};
+}
+
+void timer_queue::open_earliest_slot() noexcept {
+  const slot_position p = earliest_slot();
+  cursor_ = p.start;
+  occupied_[p.level] &= ~(std::uint64_t{1} << p.in_level);
+  std::vector<entry>& bucket = wheel_[p.level * slots_per_level + p.in_level];
   std::vector<entry> moving;
-  moving.swap(wheel_[level * slots_per_level + in_level]);
-  in_wheel_ -= moving.size();
+  moving.swap(bucket);
   // Relative to the new cursor each of them belongs to a lower level, or to the heap.
   for (const entry& e : moving) {
     place(e, slot_for(tick_of(e.deadline)));
   }
   if (moving.capacity() <= kept_capacity) {
     moving.clear();
-    wheel_[level * slots_per_level + in_level].swap(moving);
+    bucket.swap(moving);
   }
 }
 
 void timer_queue::advance(std::uint64_t target) noexcept {
   while (cursor_ < target) {
-    if (in_wheel_ == 0) {
-      cursor_ = target;
-      return;
-    }
-    int level = 0;
-    while (occupied_[level] == 0) {
-      ++level;
-    }
-    const int shift = level * group_bits;
-    const std::uint64_t above = ~((std::uint64_t{1} << (shift + group_bits)) - 1);
-    const std::uint64_t start =
-        (cursor_ & above) |
-        (static_cast<std::uint64_t>(std::countr_zero(occupied_[level])) << shift);
-    if (start > target) {
+    if (wheel_empty() || earliest_slot().start > target) {
       // Every waiting slot starts after the target: the cursor may stop there, inside the
       // same groups, and every timer keeps its level and slot.
       cursor_ = target;
@@ -117,7 +115,7 @@ void timer_queue::advance(std::uint64_t target) noexcept {
 
 std::int64_t timer_queue::earliest() noexcept {
   while (heap_.empty()) {
-    if (in_wheel_ == 0) {
+    if (wheel_empty()) {
       return no_deadline;
     }
     open_earliest_slot();

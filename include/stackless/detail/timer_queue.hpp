@@ -86,6 +86,13 @@ class timer_queue {
   // Moving timers down the wheel calls it from noexcept code: running out of memory there
   // ends the program (std::terminate) rather than drop a timer silently.
   void place(const entry& e, std::uint16_t s);
+  struct slot_position {
+    int level;
+    int in_level;
+    std::uint64_t start;  // its first tick
+  };
+  bool wheel_empty() const noexcept;
+  slot_position earliest_slot() const noexcept;  // the wheel is not empty
   void advance(std::uint64_t target) noexcept;
   void open_earliest_slot() noexcept;  // the cursor to the earliest occupied slot's start
   void heap_put(std::size_t i, const entry& e) noexcept {
@@ -101,7 +108,6 @@ class timer_queue {
   std::uint64_t occupied_[levels] = {};  // bit s: slot s of that level has timers
   std::uint64_t cursor_ = 0;             // the heap has every timer of this tick or earlier
   std::size_t size_ = 0;
-  std::size_t in_wheel_ = 0;
 };
 
 }  // namespace stackless::detail
