@@ -98,9 +98,8 @@ class io_wait {
   io_direction dir_;
   bool registered_ = false;
   reactor* reactor_ = nullptr;
-  tasklet_node* holder_ = nullptr;  // the waiting tasklet, kept on this thread meanwhile
   event_core core_;
-  std::optional<event_value> slot_;
+  // Its tasklet (set by begin) is kept on this thread until end().
   waiter waiter_{direction::receive, source_site{}};
 };
 
@@ -124,24 +123,51 @@ using fired_hook = void (*)(int fd);
 
 }  // namespace detail
 
+class io_case;
+namespace detail {
+class io_case_wait;
+}
+
 /// io_case: a case of select() that fires when a descriptor is ready to read (or write), or
 /// is closed. Made by readable_case()/writable_case() and signal_case(). Carries no value:
 /// after it fires, do the operation (it will not block, unless another tasklet of the thread
-/// consumed the data first). Not for the run-time-list form of select.
+/// consumed the data first). Not for the run-time-list form of select. It only names the
+/// descriptor and the direction: the select that waits on it holds the registration.
 class io_case {
  public:
   io_case(std::shared_ptr<detail::poll_descriptor> d, detail::io_direction dir,
           detail::fired_hook hook = nullptr) noexcept
-      : wait_(std::move(d), dir), hook_(hook) {}
-  /// prepare: internal (select).
-  detail::waiter* prepare();
-  /// on_fired: internal (select_result).
+      : descriptor_(std::move(d)), dir_(dir), hook_(hook) {}
+  using wait_type = detail::io_case_wait;  // internal (select)
+
+ private:
+  friend class detail::io_case_wait;
+  std::shared_ptr<detail::poll_descriptor> descriptor_;
+  detail::io_direction dir_;
+  detail::fired_hook hook_;
+};
+static_assert(sizeof(void*) != 8 || sizeof(io_case) <= 32,
+              "an I/O case is a temporary in the frame of every select that has one");
+
+namespace detail {
+
+/// io_case_wait: a select's wait on an io_case (see case_wait).
+class io_case_wait {
+ public:
+  explicit io_case_wait(io_case&& c) noexcept
+      : wait_(std::move(c.descriptor_), c.dir_), hook_(c.hook_) {}
+  explicit io_case_wait(const io_case& c) noexcept : wait_(c.descriptor_, c.dir_), hook_(c.hook_) {}
+  /// prepare registers the wait (select). Throws stream_closed on a closed stream.
+  waiter* prepare();
+  /// on_fired ends the wait and runs the case's hook (select_result).
   void on_fired() noexcept;
 
  private:
-  detail::io_wait wait_;
-  detail::fired_hook hook_;
+  io_wait wait_;
+  fired_hook hook_;
 };
+
+}  // namespace detail
 
 /// fd_stream: a non-blocking file descriptor (a pipe, a socket, a terminal) whose operations
 /// suspend the tasklet. It owns the descriptor and closes it when destroyed. Move-only.
@@ -306,10 +332,10 @@ class [[nodiscard("co_await it, or call .wait() from main")]] offload_awaiter
     reactor& events = s.events();
     me_->hold_in_reactor();  // the result comes back to this thread: the tasklet stays here
     reactor_ = &events;
-    waiter_ = waiter(direction::receive, source_site{}, &slot_);
+    waiter_ = waiter(direction::receive, source_site{});
     waiter_.channel = &state_->core;
     waiter_.tasklet = me_;
-    state_->core.what = event_core::kind::offload;
+    state_->core.watch(event_core::kind::offload);
     start_offload(state_, *reactor_);
     const op_result r = state_->core.operate(waiter_, true);
     if (r != op_result::blocked && r != op_result::done) {
@@ -338,7 +364,6 @@ class [[nodiscard("co_await it, or call .wait() from main")]] offload_awaiter
   std::shared_ptr<typed_offload_state<R>> state_;
   tasklet_node* me_ = nullptr;
   reactor* reactor_ = nullptr;
-  std::optional<event_value> slot_;
   waiter waiter_{direction::receive, source_site{}};
 };
 

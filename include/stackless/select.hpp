@@ -100,6 +100,23 @@ inline constexpr bool carries_value = false;
 template <class T>
 inline constexpr bool carries_value<channel_case<T>> = true;
 
+/// case_wait<C>: what a fixed-form select keeps of case C while it waits. A case whose wait
+/// is large (a time case, an I/O case: an event channel, a timer, a registration) is only a
+/// description, and names its wait as C::wait_type. The case is a temporary of the
+/// co_await's full expression, so it stays in the tasklet's frame beside the awaiter until
+/// the select returns: a case holding its wait would be paid for twice in every frame.
+template <class C>
+struct case_wait {
+  using type = C;
+};
+template <class C>
+requires requires { typename C::wait_type; }
+struct case_wait<C> {
+  using type = typename C::wait_type;
+};
+template <class C>
+using case_wait_t = typename case_wait<C>::type;
+
 template <class C>
 struct case_value {};
 template <class T>
@@ -157,8 +174,10 @@ struct received_type<channel_case<T>> {
 template <class... Cases>
 class select_result {
  public:
-  select_result(std::size_t index, std::tuple<Cases...>& cases) : index_(index) {
-    take(cases, std::index_sequence_for<Cases...>{});
+  /// Internal (select): `waits` are the select's waits, one per case.
+  select_result(std::size_t index, std::tuple<detail::case_wait_t<Cases>...>& waits)
+      : index_(index) {
+    take(waits, std::index_sequence_for<Cases...>{});
   }
 
   /// index: the position of the case that fired (the default case's position if it did).
@@ -194,7 +213,7 @@ class select_result {
 
  private:
   template <std::size_t... I>
-  void take(std::tuple<Cases...>& cases, std::index_sequence<I...>) {
+  void take(std::tuple<detail::case_wait_t<Cases>...>& cases, std::index_sequence<I...>) {
     // Only the fired receive case holds a value; move just that one.
     ((I == index_ ? take_one<I>(std::get<I>(cases)) : void()), ...);
   }
@@ -279,7 +298,7 @@ class [[nodiscard("co_await it, or call .wait() from main")]] select_awaiter
     return i;
   }();
 
-  std::tuple<Cases...> cases_;
+  std::tuple<case_wait_t<Cases>...> cases_;
   std::array<waiter*, channel_count + 1> waiters_{};
   bool in_order_;
   bool prepared_ = false;

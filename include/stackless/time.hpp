@@ -97,8 +97,7 @@ class timed_wait {
  public:
   explicit timed_wait(std::int64_t deadline) noexcept {
     timer_.deadline = deadline;
-    core_.what = event_core::kind::timer;
-    core_.deadline = deadline;
+    core_.watch_timer(deadline);
   }
   timed_wait(const timed_wait& other) noexcept : timed_wait(other.timer_.deadline) {}
   timed_wait& operator=(const timed_wait&) = delete;
@@ -124,7 +123,6 @@ class timed_wait {
   // The tasklet kept on the reactor's thread from arm() to disarm(), even after the timer
   // fired: its event channel belongs to that thread until the awaiter is done with it.
   tasklet_node* holder_ = nullptr;
-  std::optional<event_value> slot_;
   waiter waiter_{direction::receive, source_site{}};
 };
 
@@ -156,23 +154,45 @@ class send_for_awaiter;
 
 }  // namespace detail
 
+namespace detail {
+class time_case_wait;
+}
+
 /// time_case: a case of select() that fires when its deadline comes, if no other case is
 /// ready first (Go's time.After). Made by after() and deadline_case(); copies keep the same
 /// deadline, so one case kept across several selects is one overall timeout. It carries no
-/// value. Not for the run-time-list form of select.
+/// value. Not for the run-time-list form of select. It is only the deadline (8 bytes): the
+/// select that waits on it holds the timer.
 class time_case {
  public:
-  explicit time_case(std::int64_t deadline) noexcept : wait_(deadline) {}
+  explicit time_case(std::int64_t deadline) noexcept : deadline_(deadline) {}
   /// deadline: when it fires, on the clock of the thread that made it.
   clock::time_point deadline() const noexcept {
-    return clock::time_point(clock::duration(wait_.deadline()));
+    return clock::time_point(clock::duration(deadline_));
   }
-  /// prepare: internal (select): arms the timer on the calling thread.
-  detail::waiter* prepare() { return wait_.arm(detail::source_site{}); }
+  using wait_type = detail::time_case_wait;  // internal (select)
 
  private:
-  detail::timed_wait wait_;
+  friend class detail::time_case_wait;
+  std::int64_t deadline_;
 };
+static_assert(sizeof(time_case) == sizeof(std::int64_t),
+              "a time case is a temporary in the frame of every select that has one");
+
+namespace detail {
+
+/// time_case_wait: a select's wait on a time case (see case_wait).
+class time_case_wait {
+ public:
+  explicit time_case_wait(const time_case& c) noexcept : wait_(c.deadline_) {}
+  /// prepare arms the timer on the calling thread.
+  waiter* prepare() { return wait_.arm(source_site{}); }
+
+ private:
+  timed_wait wait_;
+};
+
+}  // namespace detail
 
 /// sleep_for suspends the calling tasklet for `d` (sleep_for(0) is schedule()); main uses
 /// .wait(). Throws std::invalid_argument for a negative d; tasklet_exit if killed meanwhile.

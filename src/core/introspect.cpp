@@ -49,9 +49,9 @@ tasklet_info describe(const tasklet_node* t, const tasklet_node* running) {
         using kind = detail::event_core::kind;
         static constexpr const char* names[] = {"timer", "readable", "writable", "offload",
                                                 "signal"};
-        wi.event = names[static_cast<int>(e->what)];
-        wi.deadline_ns = e->what == kind::timer ? e->deadline : 0;
-        wi.fd = e->what == kind::timer || e->what == kind::offload ? -1 : e->fd;
+        wi.event = names[static_cast<int>(e->what())];
+        wi.deadline_ns = e->what() == kind::timer ? e->deadline() : 0;
+        wi.fd = e->what() == kind::timer || e->what() == kind::offload ? -1 : e->fd();
       }
       info.waits.push_back(std::move(wi));
     }

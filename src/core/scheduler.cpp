@@ -877,21 +877,21 @@ void describe_wait(std::ostringstream& out, const waiter* w, const char* how) {
   if (w->channel->id() == 0) {  // an event channel: a timer, an fd, an offloaded call
     const auto* e = static_cast<const event_core*>(w->channel);
     out << ' ' << how;
-    switch (e->what) {
+    switch (e->what()) {
       case event_core::kind::timer:
-        out << " sleeping until " << e->deadline << " ns";
+        out << " sleeping until " << e->deadline() << " ns";
         break;
       case event_core::kind::readable:
-        out << " waiting for fd " << e->fd << " to be readable";
+        out << " waiting for fd " << e->fd() << " to be readable";
         break;
       case event_core::kind::writable:
-        out << " waiting for fd " << e->fd << " to be writable";
+        out << " waiting for fd " << e->fd() << " to be writable";
         break;
       case event_core::kind::offload:
         out << " waiting for an offloaded call";
         break;
       case event_core::kind::signal:
-        out << " waiting for signal " << e->fd;
+        out << " waiting for signal " << e->fd();
         break;
     }
     return;

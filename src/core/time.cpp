@@ -77,9 +77,8 @@ std::int64_t deadline_after(std::chrono::nanoseconds d, const char* what) {
 
 waiter* timed_wait::arm(source_site site) {
   reactor& r = scheduler::current().events();
-  waiter_ = waiter(direction::receive, site, &slot_);
+  waiter_ = waiter(direction::receive, site);
   waiter_.channel = &core_;
-  slot_.reset();
   core_.reset();
   const std::int64_t now = r.now();
   if (timer_.deadline <= now) {

@@ -142,6 +142,7 @@ io_case signal_case(int number) {
     }
     auto d = std::make_shared<detail::poll_descriptor>();
     d->fd = fds[0];
+    d->signal = number;
     signal_read_end[number] = d;
     signal_write_fd[number].store(fds[1], std::memory_order_relaxed);
     struct sigaction action {};

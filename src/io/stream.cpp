@@ -92,14 +92,18 @@ bool io_wait::begin(source_site site) {
     }
     throw;
   }
-  holder_ = scheduler::current().running();
-  holder_->hold_in_reactor();  // it stays on this thread until end()
-  core_.what = dir_ == io_direction::read ? event_core::kind::readable : event_core::kind::writable;
-  core_.fd = d.fd;
+  tasklet_node* const holder = scheduler::current().running();
+  holder->hold_in_reactor();  // it stays on this thread until end()
+  if (d.signal != 0) {
+    core_.watch(event_core::kind::signal, d.signal);
+  } else {
+    core_.watch(
+        dir_ == io_direction::read ? event_core::kind::readable : event_core::kind::writable, d.fd);
+  }
   core_.reset();
-  slot_.reset();
-  waiter_ = waiter(direction::receive, site, &slot_);
+  waiter_ = waiter(direction::receive, site);
   waiter_.channel = &core_;
+  waiter_.tasklet = holder;
   slot = &core_;
   reactor_ = &r;
   r.count_external(1);
@@ -118,7 +122,7 @@ void io_wait::end() noexcept {
     slot = nullptr;
   }
   reactor_->count_external(-1);
-  holder_->release_from_reactor();
+  waiter_.tasklet->release_from_reactor();
 }
 
 bool io_wait::ready_now() const noexcept {
@@ -156,7 +160,7 @@ void wait_io_awaiter::await_resume() {
 
 // --- select cases --------------------------------------------------------------------------
 
-detail::waiter* io_case::prepare() {
+detail::waiter* detail::io_case_wait::prepare() {
   if (wait_.closed()) {
     throw stream_closed();
   }
@@ -170,7 +174,7 @@ detail::waiter* io_case::prepare() {
   return &wait_.registration();
 }
 
-void io_case::on_fired() noexcept {
+void detail::io_case_wait::on_fired() noexcept {
   wait_.end();
   if (hook_ != nullptr) {
     hook_(wait_.fd());

@@ -7,6 +7,7 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <stackless/channel.hpp>
+#include <stackless/introspect.hpp>
 #include <stackless/io.hpp>
 #include <stackless/runtime.hpp>
 #include <stackless/scheduler.hpp>
@@ -33,6 +35,7 @@ using stackless::tcp_listener;
 using stackless::tcp_stream;
 
 using stackless_test::read_all;
+using io_case_pair = std::pair<stackless::io_case, stackless::io_case>;
 
 // --- pipes --------------------------------------------------------------------------------
 
@@ -462,6 +465,30 @@ TEST(Io, SignalCaseFiresOncePerSignal) {
   EXPECT_THROW((void)stackless::signal_case(SIGKILL), std::invalid_argument);
   EXPECT_THROW((void)stackless::signal_case(0), std::invalid_argument);
   EXPECT_THROW((void)stackless::signal_case(1000), std::invalid_argument);
+}
+
+TEST(Io, SnapshotNamesTheSignalAndTheDescriptorWaitedOn) {
+  auto [in, out] = fd_stream::pipe();
+  auto waiter = [](io_case_pair cases) -> tasklet {
+    co_await stackless::select(std::move(cases.first), std::move(cases.second));
+  };
+  tasklet t = waiter({stackless::signal_case(SIGUSR2), in.readable_case()});
+  stackless::schedule().wait();
+  const stackless::snapshot_data snap = stackless::snapshot();
+  const stackless::tasklet_info* info = nullptr;
+  for (const auto& candidate : snap.tasklets) {
+    if (candidate.id == t.id()) {
+      info = &candidate;
+    }
+  }
+  ASSERT_NE(info, nullptr);
+  ASSERT_EQ(info->waits.size(), 2u);
+  EXPECT_EQ(info->waits[0].event, "signal");
+  EXPECT_EQ(info->waits[0].fd, SIGUSR2);
+  EXPECT_EQ(info->waits[1].event, "readable");
+  EXPECT_EQ(info->waits[1].fd, in.fd());
+  t.kill();
+  EXPECT_FALSE(t.alive());
 }
 
 // --- on a runtime -------------------------------------------------------------------------

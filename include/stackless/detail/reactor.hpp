@@ -29,37 +29,42 @@ namespace stackless::detail {
 class reactor;
 class scheduler;
 
-/// The value an event channel carries: the time a timer fired, or the epoll events.
+/// What the reactor sends on an event channel: only that the event happened (the channel
+/// carries no value; a waiter's receive slot may be null).
 using event_value = std::int64_t;
 
 /// event_core: the event channel (see above); unlisted, so making one takes no lock.
 class event_core final : public channel_core {
  public:
   event_core() : channel_core(1, unlisted{}) {}
-  void move_value(void* receiver_slot, void* sender_value, bool) override {
-    static_cast<std::optional<event_value>*>(receiver_slot)
-        ->emplace(*static_cast<event_value*>(sender_value));
-  }
-  void buffer_push(void* sender_value, bool) override {
-    slot_ = *static_cast<event_value*>(sender_value);
-    buffered_ = 1;
-  }
-  void buffer_pop(void* receiver_slot) override {
-    static_cast<std::optional<event_value>*>(receiver_slot)->emplace(slot_);
-    buffered_ = 0;
-  }
-  /// reset drops a value that nobody took (a timer that fired after its wait ended).
+  void move_value(void*, void*, bool) override {}
+  void buffer_push(void*, bool) override { buffered_ = 1; }
+  void buffer_pop(void*) override { buffered_ = 0; }
+  /// reset drops an event that nobody took (a timer that fired after its wait ended).
   void reset() noexcept { buffered_ = 0; }
 
   // What a tasklet blocked here waits for, for deadlock reports and snapshots.
   enum class kind : std::uint8_t { timer, readable, writable, offload, signal };
-  kind what = kind::timer;
-  int fd = -1;                // readable, writable: the fd; signal: the number
-  std::int64_t deadline = 0;  // timer: on the thread's clock (ns)
+  kind what() const noexcept { return what_; }
+  /// deadline: a timer's, on the thread's clock (ns).
+  std::int64_t deadline() const noexcept { return subject_; }
+  /// fd: readable, writable: the descriptor; signal: the signal's number.
+  int fd() const noexcept { return static_cast<int>(subject_); }
+  void watch_timer(std::int64_t deadline) noexcept {
+    what_ = kind::timer;
+    subject_ = deadline;
+  }
+  void watch(kind k, int fd = -1) noexcept {
+    what_ = k;
+    subject_ = fd;
+  }
 
  private:
-  event_value slot_ = 0;
+  kind what_ = kind::timer;
+  std::int64_t subject_ = 0;  // the deadline or the fd, as `what_` says
 };
+static_assert(sizeof(void*) != 8 || sizeof(event_core) <= 144,
+              "every timed or I/O wait holds one, in the frame of a waiting tasklet");
 
 /// virtual_time: a clock that moves only when nothing can run (the earliest timer's deadline
 /// becomes "now"). Shared by the schedulers of a runtime that runs on virtual time.
@@ -72,6 +77,7 @@ struct virtual_time {
 struct poll_descriptor {
   int fd = -1;
   reactor* owner = nullptr;  // the thread whose epoll has it; null: not registered yet
+  int signal = 0;            // a signal's pipe: its number (reports name the signal)
   std::uint32_t ready = 0;   // events seen and not consumed (EPOLLIN, EPOLLOUT, ...)
   event_core* reader = nullptr;
   event_core* writer = nullptr;
