@@ -20,6 +20,8 @@
 #include <stackless/select.hpp>
 #include <stackless/time.hpp>
 
+#include "find_tasklet.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -365,12 +367,7 @@ TEST(Time, SnapshotNamesSleepersWithTheirDeadline) {
   tasklet t = receive_with_timeout(silent, 1500ms);
   stackless::schedule().wait();
   const stackless::snapshot_data snap = stackless::snapshot();
-  const stackless::tasklet_info* info = nullptr;
-  for (const auto& candidate : snap.tasklets) {
-    if (candidate.id == t.id()) {
-      info = &candidate;
-    }
-  }
+  const stackless::tasklet_info* info = stackless_test::find_tasklet(snap, t.id());
   ASSERT_NE(info, nullptr);
   ASSERT_EQ(info->waits.size(), 2u);
   EXPECT_EQ(info->waits[0].event, "");

@@ -23,6 +23,7 @@
 #include <stackless/select.hpp>
 #include <stackless/task.hpp>
 
+#include "find_tasklet.hpp"
 #include "read_all.hpp"
 
 namespace {
@@ -475,12 +476,7 @@ TEST(Io, SnapshotNamesTheSignalAndTheDescriptorWaitedOn) {
   tasklet t = waiter({stackless::signal_case(SIGUSR2), in.readable_case()});
   stackless::schedule().wait();
   const stackless::snapshot_data snap = stackless::snapshot();
-  const stackless::tasklet_info* info = nullptr;
-  for (const auto& candidate : snap.tasklets) {
-    if (candidate.id == t.id()) {
-      info = &candidate;
-    }
-  }
+  const stackless::tasklet_info* info = stackless_test::find_tasklet(snap, t.id());
   ASSERT_NE(info, nullptr);
   ASSERT_EQ(info->waits.size(), 2u);
   EXPECT_EQ(info->waits[0].event, "signal");
